@@ -1,0 +1,55 @@
+"""Settings: every knob has an embedded default and a ``VISAGE_*`` environment variable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path.home() / ".cache" / "visage"
+
+
+class Settings(BaseSettings):
+    """Server, engine and store configuration (``VISAGE_<NAME>`` overrides each field)."""
+
+    model_config = SettingsConfigDict(env_prefix="VISAGE_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home, description="Cache for models and the default store.")
+    host: str = Field("127.0.0.1", description="Address the server binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="Port the server binds to.")
+    pipeline: str = Field("dlib", description="Model pipeline: 'dlib' (default).")
+    store_url: str | None = Field(
+        None, description="Template store URL: sqlite:///path or postgresql://...; default sqlite under home."
+    )
+
+    # Image limits (shared by every API).
+    max_image_bytes: int = Field(15 * 1024 * 1024, gt=0, description="Largest encoded image accepted.")
+    max_image_pixels: int = Field(40_000_000, gt=0, description="Largest decoded image (width x height).")
+    min_image_side: int = Field(32, gt=0, description="Smallest accepted shorter side in pixels.")
+    max_request_bytes: int = Field(
+        24 * 1024 * 1024, gt=0, description="Largest HTTP request body (base64 inflates images by 4/3)."
+    )
+
+    # Engine.
+    upsample: int = Field(1, ge=0, le=3, description="Detector upsampling passes (finds smaller faces, slower).")
+    max_faces: int = Field(100, gt=0, description="Most faces analysed per image.")
+    inference_workers: int = Field(2, gt=0, description="Threads running inference off the event loop.")
+    max_queue: int = Field(64, ge=0, description="Requests that may wait for a worker before 429.")
+    request_timeout_s: float = Field(60.0, gt=0, description="Deadline for one inference request.")
+
+    def resolved_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{self.home / 'visage.db'}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings read once from the environment."""
+    return Settings()
