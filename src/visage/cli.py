@@ -107,6 +107,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from visage.config import reference_markdown
+
+    print(reference_markdown(), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visage", description="Self-hosted face analysis server, library and CLI")
     parser.add_argument("--pipeline", help="model pipeline (default from VISAGE_PIPELINE or 'dlib')")
@@ -141,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("config", help="print the configuration reference (markdown)")
+    p.set_defaults(func=cmd_config)
     return parser
 
 
