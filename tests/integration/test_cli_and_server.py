@@ -87,6 +87,11 @@ def test_server_process_serves_concurrent_requests(faces_dir) -> None:
         assert health_ms < 1000
         metrics = httpx.get(f"{base}/metrics").text
         assert 'route="/v1/detect",status="200"} 8.0' in metrics
-    finally:
+    except BaseException:
         proc.terminate()
-        proc.wait(timeout=20)
+        print(proc.communicate(timeout=20)[0].decode(errors="replace")[-4000:])
+        raise
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=20)

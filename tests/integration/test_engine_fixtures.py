@@ -119,3 +119,19 @@ def test_templates_of_multi_face_image_are_batched(engine, faces_dir) -> None:
     result = engine.embed((faces_dir / "scenes/obama_and_biden.jpg").read_bytes())
     assert len(result.faces) == 3 and all(f.template is not None for f in result.faces)
     assert "embed" in result.timings_ms
+
+
+def test_concurrent_threads_give_the_same_results(engine, faces_dir) -> None:
+    """dlib's detector and embedder are per thread; shared ones race and corrupt results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    images = [(faces_dir / n).read_bytes() for n in ("scenes/obama_and_biden.jpg", "two_people.jpg",
+                                                      "scenes/kit_with_rose.jpg", "obama-720p.jpg")]
+    expected = [engine.embed(img) for img in images]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(engine.embed, images * 4))
+    for i, result in enumerate(got):
+        want = expected[i % len(images)]
+        assert [f.box for f in result.faces] == [f.box for f in want.faces]
+        for a, b in zip(result.faces, want.faces, strict=True):
+            assert np.allclose(a.template.vector, b.template.vector, atol=1e-5)
