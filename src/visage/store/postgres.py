@@ -202,7 +202,8 @@ class PostgresStore:
 
     @staticmethod
     def _coll(conn: psycopg.Connection, collection_id: str, lock: bool = False) -> _Coll:
-        query = "SELECT cid, collection_id, model, dim, created_at FROM visage_collections WHERE collection_id = %s"
+        query = "SELECT cid, collection_id, model, dim, created_at FROM visage_collections "
+        query += "WHERE collection_id = %s"
         row = conn.execute(query + (" FOR UPDATE" if lock else ""), (collection_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"collection {collection_id!r} not found", collection_id=collection_id)
