@@ -1,0 +1,35 @@
+"""Data helpers shared by the store tests (imported by name: tests/store is on sys.path)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from visage.store import NewFace
+from visage.types import Box, Template
+
+MODEL = "test-model"
+DIM = 16
+
+
+def unit_vectors(n: int, dim: int = DIM, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def new_faces(vectors: np.ndarray, model: str = MODEL, prefix: str = "img", start: int = 0) -> list[NewFace]:
+    return [
+        NewFace(
+            image_id=f"{prefix}-{start + i}",
+            box=Box(10.0 + i % 7, 20.0, 64.0, 80.0),
+            confidence=0.99,
+            template=Template.from_vector(model, v),
+            external_image_id=f"ext-{start + i}",
+            quality={"sharpness": 0.5, "brightness": 0.25},
+        )
+        for i, v in enumerate(vectors)
+    ]
+
+
+def template(vector: np.ndarray, model: str = MODEL) -> Template:
+    return Template.from_vector(model, vector)
