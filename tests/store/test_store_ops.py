@@ -328,7 +328,7 @@ def test_user_face_limit(store: TemplateStore) -> None:
     with pytest.raises(LimitExceededError):
         store.associate_faces("c", "u", [ids[100]])
     with pytest.raises(InvalidParameterError):  # more than 100 per call
-        store.associate_faces("c", "u", ids[:101] + ["x"])
+        store.associate_faces("c", "u", [*ids[:101], "x"])
     store.disassociate_faces("c", "u", [ids[0]])
     assert store.associate_faces("c", "u", [ids[100]]).succeeded == (ids[100],)
 
