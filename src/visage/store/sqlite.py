@@ -468,7 +468,8 @@ class SQLiteStore:
                     idx.remove(np.asarray([s for s, _ in deleted], dtype=np.int64))
                     self._unsaved[coll.cid] = self._unsaved.get(coll.cid, 0) + len(deleted)
                     self._maybe_checkpoint(coll, idx)
-        return [f for _, f in deleted]
+        gone = {f for _, f in deleted}
+        return [f for f in ids if f in gone]
 
     def search(
         self, collection_id: str, template: Template, max_results: int = 10, min_cosine: float = -1.0
@@ -712,6 +713,15 @@ class SQLiteStore:
         idx = self._indexes.get(coll.cid)
         info.update(loaded=idx is not None, mode=idx.mode if idx else None, size=len(idx) if idx else 0)
         return info
+
+    def index_consistent(self, collection_id: str) -> bool:
+        """True when the loaded index holds exactly the collection's face rows (a health check)."""
+        with self._wlock:
+            coll = self._coll(self._wconn, collection_id)
+            idx = self._index(coll)
+            rows = self._wconn.execute("SELECT seq FROM faces WHERE cid = ?", (coll.cid,)).fetchall()
+            live = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            return len(idx) == len(live) and np.array_equal(np.sort(idx.keys()), np.sort(live))
 
     def _stream(self, cid: int, dim: int, after: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         cur = self._wconn.execute(
