@@ -6,16 +6,14 @@ once per test session in a temporary directory; each test gets its own fresh dat
 
 from __future__ import annotations
 
-import itertools
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from store_helpers import backend_url
 
 from visage.store import TemplateStore, open_store
-
-_db_counter = itertools.count()
 
 
 def _pgserver_module():
@@ -42,26 +40,6 @@ def pg_server() -> Iterator[str]:
         yield server.get_uri()
     finally:
         server.cleanup()
-
-
-def _fresh_database(base_uri: str) -> str:
-    import psycopg
-
-    name = f"visage_test_{next(_db_counter)}"
-    with psycopg.connect(base_uri, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    return base_uri.replace("/postgres?", f"/{name}?", 1)
-
-
-def backend_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path, **opts: object) -> str:
-    """A fresh, empty store of ``kind``; ``sqlite-hnsw`` forces the HNSW path from 8 faces up."""
-    if kind == "sqlite-hnsw":
-        kind, opts = "sqlite", {"hnsw_threshold": 8, **opts}
-    if kind == "sqlite":
-        query = "&".join(f"{k}={v}" for k, v in opts.items())
-        return f"sqlite:///{tmp_path}/visage.db" + (f"?{query}" if query else "")
-    return _fresh_database(request.getfixturevalue("pg_server"))
 
 
 @pytest.fixture(params=["sqlite", "sqlite-hnsw", "postgres"])

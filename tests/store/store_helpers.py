@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from visage.store import NewFace
 from visage.types import Box, Template
 
 MODEL = "test-model"
 DIM = 16
+_db_counter = itertools.count()
 
 
 def unit_vectors(n: int, dim: int = DIM, seed: int = 0) -> np.ndarray:
@@ -33,3 +38,23 @@ def new_faces(vectors: np.ndarray, model: str = MODEL, prefix: str = "img", star
 
 def template(vector: np.ndarray, model: str = MODEL) -> Template:
     return Template.from_vector(model, vector)
+
+
+def _fresh_database(base_uri: str) -> str:
+    import psycopg
+
+    name = f"visage_test_{next(_db_counter)}"
+    with psycopg.connect(base_uri, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return base_uri.replace("/postgres?", f"/{name}?", 1)
+
+
+def backend_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path, **opts: object) -> str:
+    """A fresh, empty store of ``kind``; ``sqlite-hnsw`` forces the HNSW path from 8 faces up."""
+    if kind == "sqlite-hnsw":
+        kind, opts = "sqlite", {"hnsw_threshold": 8, **opts}
+    if kind == "sqlite":
+        query = "&".join(f"{k}={v}" for k, v in opts.items())
+        return f"sqlite:///{tmp_path}/visage.db" + (f"?{query}" if query else "")
+    return _fresh_database(request.getfixturevalue("pg_server"))
