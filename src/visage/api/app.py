@@ -25,10 +25,11 @@ from visage import __version__
 from visage.api.body import BodyLimitMiddleware
 from visage.api.errors import status_for
 from visage.api.inference import InferencePool
+from visage.api.keys import KeyRing
 from visage.api.metrics import Metrics
 from visage.api.native.collections import router as collections_router
 from visage.api.native.routes import router as native_router
-from visage.api.state import AppState, parse_api_keys
+from visage.api.state import AppState
 from visage.config import Settings, get_settings
 from visage.engine import Engine
 from visage.errors import InvalidParameterError, NotFoundError, VisageError
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         pool=InferencePool(settings.inference_workers, settings.max_queue, settings.request_timeout_s),
         metrics=Metrics(),
         engine_=engine,
-        api_keys=parse_api_keys(settings.api_keys),
+        api_keys=KeyRing(settings.api_keys, settings.api_keys_file),
     )
     if engine is not None:
         state.metrics.ready.set(1)
