@@ -8,7 +8,6 @@ traceback and answered with a generic 500: no traceback ever reaches a client.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -90,8 +89,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         state.metrics.requests.labels(route=path, method=request.method, status=str(response.status_code)).inc()
         state.metrics.latency.labels(route=path).observe(elapsed)
         response.headers["X-Request-Id"] = request_id
-        log.info(json.dumps({"event": "request", "request_id": request_id, "method": request.method,
-                             "route": path, "status": response.status_code, "ms": round(elapsed * 1000, 2)}))
+        log.info("request", extra={"request_id": request_id, "method": request.method, "route": path,
+                                   "status": response.status_code, "ms": round(elapsed * 1000, 2)})
         return response
 
     def render(request: Request, error: VisageError) -> Response:
@@ -121,7 +120,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, request.url.path,
+                      extra={"request_id": getattr(request.state, "request_id", None)})
         error = VisageError("internal error; see the server log")
         return render(request, error)
 
