@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_queue: int = Field(64, ge=0, description="Requests that may wait for a worker before 429.")
     request_timeout_s: float = Field(60.0, gt=0, description="Deadline for one inference request.")
 
+    # Auth for the native API: comma-separated keys, each optionally suffixed ':admin' or ':read'.
+    api_keys: str | None = Field(None, description="Native API keys ('key[:admin|:read],...'); unset = open.")
+
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{self.home / 'visage.db'}"
 

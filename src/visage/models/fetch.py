@@ -123,7 +123,7 @@ def _extract(archive: Path, members: dict[str, Path]) -> None:
                     _write_atomic(out, fh)
 
 
-def _write_atomic(out: Path, fh) -> None:  # noqa: ANN001 - a binary file object
+def _write_atomic(out: Path, fh) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     with tmp.open("wb") as dst:

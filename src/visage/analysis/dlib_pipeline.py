@@ -1,0 +1,127 @@
+"""The dlib pipeline: HOG detection, ERT landmarks, ResNet-29 128-d templates.
+
+Detection runs on a copy scaled so its longer side is at most ``detect_max_side`` pixels (HOG
+cost grows with area; one upsampling pass then still finds faces of about 40 px in that copy),
+and boxes are scaled back. Landmarks and templates run on the full-resolution image. Every
+dlib call here releases the GIL, so a thread pool runs requests in parallel.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import cv2
+import dlib
+import numpy as np
+
+from visage.analysis.pipeline import AnalyzeOptions
+from visage.analysis.pose import pose_from_dlib68
+from visage.config import Settings
+from visage.models.fetch import ensure_models
+from visage.models.registry import MODELS
+from visage.types import Box, Face, ImageAnalysis, Landmarks, Template
+
+EMBEDDER_MODEL = "dlib_resnet_v1"
+
+
+def hog_confidence(score: float) -> float:
+    """Map the HOG detector's SVM margin to (0, 1) with a fixed logistic, ``sigmoid(2*score + 1)``.
+
+    The detector's own threshold (margin 0) maps to 0.73 and a margin of 2 (a clear frontal face)
+    to 0.99. It is monotone in the margin, not a calibrated probability (docs/models.md).
+    """
+    return 1.0 / (1.0 + math.exp(-(2.0 * score + 1.0)))
+
+
+@dataclass
+class DlibPipeline:
+    """Composes dlib models by role; construct with :meth:`from_settings`."""
+
+    detector: object
+    landmarker68: object
+    landmarker5: object
+    embedder: object
+    upsample: int = 1
+    detect_max_side: int = 1024
+    max_faces: int = 100
+    name: str = "dlib"
+    embedder_model: str = EMBEDDER_MODEL
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DlibPipeline:
+        names = ["dlib_shape_predictor_68", "dlib_shape_predictor_5", "dlib_resnet_v1"]
+        paths = ensure_models([MODELS[n] for n in names], settings.models_dir)
+        return cls(
+            detector=dlib.get_frontal_face_detector(),
+            landmarker68=dlib.shape_predictor(str(paths["dlib_shape_predictor_68"])),
+            landmarker5=dlib.shape_predictor(str(paths["dlib_shape_predictor_5"])),
+            embedder=dlib.face_recognition_model_v1(str(paths["dlib_resnet_v1"])),
+            upsample=settings.upsample,
+            max_faces=settings.max_faces,
+        )
+
+    def models(self) -> list[str]:
+        return ["dlib_hog_frontal", "dlib_shape_predictor_68", "dlib_shape_predictor_5", EMBEDDER_MODEL]
+
+    def detect(self, image: np.ndarray) -> list[tuple[dlib.rectangle, float]]:
+        """Face rectangles in full-resolution pixels with HOG margins, largest first."""
+        height, width = image.shape[:2]
+        scale = min(1.0, self.detect_max_side / max(height, width))
+        small = image
+        if scale < 1.0:
+            small = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        rects, scores, _ = self.detector.run(small, self.upsample, 0.0)
+        found = []
+        for rect, score in zip(rects, scores, strict=True):
+            full = dlib.rectangle(
+                round(rect.left() / scale), round(rect.top() / scale),
+                round(rect.right() / scale), round(rect.bottom() / scale),
+            )
+            found.append((full, float(score)))
+        found.sort(key=lambda item: item[0].area(), reverse=True)
+        return found
+
+    def analyze(self, image: np.ndarray, options: AnalyzeOptions) -> ImageAnalysis:
+        height, width = image.shape[:2]
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        found = self.detect(image)
+        limit = min(options.max_faces or self.max_faces, self.max_faces)
+        found = found[:limit]
+        timings["detect"] = (time.perf_counter() - t0) * 1000
+
+        t0 = time.perf_counter()
+        shapes68 = [self.landmarker68(image, rect) for rect, _ in found] if (options.landmarks or options.pose) else []
+        timings["landmarks"] = (time.perf_counter() - t0) * 1000
+
+        templates: list[Template | None] = [None] * len(found)
+        if options.templates and found:
+            t0 = time.perf_counter()
+            shapes5 = dlib.full_object_detections()
+            for rect, _ in found:
+                shapes5.append(self.landmarker5(image, rect))
+            vectors = self.embedder.compute_face_descriptor(image, shapes5, 0, 0.25)
+            templates = [Template.from_vector(EMBEDDER_MODEL, np.asarray(v)) for v in vectors]
+            timings["embed"] = (time.perf_counter() - t0) * 1000
+
+        faces = []
+        for i, (rect, score) in enumerate(found):
+            landmarks = pose = None
+            if shapes68:
+                pts = np.array([(p.x, p.y) for p in shapes68[i].parts()], dtype=np.float32)
+                if options.landmarks:
+                    landmarks = Landmarks(scheme="dlib68", points=pts)
+                if options.pose:
+                    pose = pose_from_dlib68(pts, width, height)
+            box = Box(float(rect.left()), float(rect.top()), float(rect.width()), float(rect.height()))
+            faces.append(Face(box=box, confidence=round(hog_confidence(score), 4), landmarks=landmarks,
+                              pose=pose, template=templates[i]))
+        return ImageAnalysis(width=width, height=height, faces=tuple(faces), timings_ms=timings)
+
+    def aligned_crop(self, image: np.ndarray, box: Box, size: int = 150, padding: float = 0.25) -> np.ndarray:
+        """An eye-aligned RGB crop of the face in ``box`` (the embedder's own input geometry)."""
+        rect = dlib.rectangle(round(box.left), round(box.top), round(box.right), round(box.bottom))
+        shape = self.landmarker5(image, rect)
+        return np.asarray(dlib.get_face_chip(image, shape, size=size, padding=padding))

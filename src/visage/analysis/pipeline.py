@@ -1,0 +1,59 @@
+"""The pipeline contract: every model family composes behind one ``analyze`` call.
+
+A pipeline takes an RGB uint8 array and per-request :class:`AnalyzeOptions` and returns typed,
+immutable results. Pipelines register by name in :data:`PIPELINES`; choosing one is a setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from visage.types import ImageAnalysis
+
+if TYPE_CHECKING:
+    from visage.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzeOptions:
+    """What one request wants computed; each request carries its own (no module-level flags)."""
+
+    landmarks: bool = True
+    pose: bool = True
+    templates: bool = False
+    max_faces: int | None = None
+
+
+class Pipeline(Protocol):
+    """Detect faces and compute what the options ask for, on an RGB uint8 (H x W x 3) image."""
+
+    name: str
+    embedder_model: str
+
+    def analyze(self, image: np.ndarray, options: AnalyzeOptions) -> ImageAnalysis: ...
+
+    def models(self) -> list[str]:
+        """Names of the manifest models this pipeline runs (for responses' model lists)."""
+        ...
+
+
+def _build_dlib(settings: Settings) -> Pipeline:
+    from visage.analysis.dlib_pipeline import DlibPipeline
+
+    return DlibPipeline.from_settings(settings)
+
+
+PIPELINES: dict[str, Callable[[Settings], Pipeline]] = {"dlib": _build_dlib}
+
+
+def build_pipeline(settings: Settings) -> Pipeline:
+    """The pipeline ``settings.pipeline`` names (ValueError lists the known ones)."""
+    try:
+        factory = PIPELINES[settings.pipeline]
+    except KeyError:
+        raise ValueError(f"unknown pipeline {settings.pipeline!r}; known: {', '.join(sorted(PIPELINES))}") from None
+    return factory(settings)

@@ -1,0 +1,150 @@
+"""``create_app(settings)``: the ASGI app with the native API (dialects mount beside it).
+
+Errors: every :class:`VisageError` becomes the envelope of the dialect that served the route
+(``request.state.dialect``; native by default). Anything unexpected is logged with its
+traceback and answered with a generic 500: no traceback ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from visage import __version__
+from visage.api.body import BodyLimitMiddleware
+from visage.api.errors import status_for
+from visage.api.inference import InferencePool
+from visage.api.metrics import Metrics
+from visage.api.native.routes import router as native_router
+from visage.api.state import AppState, parse_api_keys
+from visage.config import Settings, get_settings
+from visage.engine import Engine
+from visage.errors import InvalidParameterError, NotFoundError, VisageError
+
+log = logging.getLogger("visage.api")
+
+# (request, error, status, request_id) -> Response, per dialect name.
+ErrorRenderer = Callable[[Request, VisageError, int, str], Response]
+
+
+def render_native_error(request: Request, error: VisageError, status: int, request_id: str) -> Response:
+    body = {"error": {"code": error.code, "message": error.message, "request_id": request_id}}
+    headers = {"Retry-After": "1"} if status == 429 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app. Models load in the background at startup unless ``engine`` is given."""
+    settings = settings or get_settings()
+    state = AppState(
+        settings=settings,
+        pool=InferencePool(settings.inference_workers, settings.max_queue, settings.request_timeout_s),
+        metrics=Metrics(),
+        engine_=engine,
+        api_keys=parse_api_keys(settings.api_keys),
+    )
+    if engine is not None:
+        state.metrics.ready.set(1)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if state.engine_ is None:
+            task = asyncio.get_running_loop().run_in_executor(None, _load_quietly, state)
+        yield
+        if task is not None:
+            await asyncio.wait([task], timeout=0)
+        state.pool.shutdown()
+
+    app = FastAPI(title="visage", version=__version__, lifespan=lifespan,
+                  description="Self-hosted face analysis. Native API; vendor dialects are mounted beside it.")
+    app.state.visage = state
+    app.state.error_renderers = {"native": render_native_error}
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable) -> Response:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        if len(request_id) > 128 or not request_id.isprintable():
+            request_id = uuid.uuid4().hex
+        request.state.request_id = request_id
+        start = time.perf_counter()
+        response = await call_next(request)
+        elapsed = time.perf_counter() - start
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        state.metrics.requests.labels(route=path, method=request.method, status=str(response.status_code)).inc()
+        state.metrics.latency.labels(route=path).observe(elapsed)
+        response.headers["X-Request-Id"] = request_id
+        log.info(json.dumps({"event": "request", "request_id": request_id, "method": request.method,
+                             "route": path, "status": response.status_code, "ms": round(elapsed * 1000, 2)}))
+        return response
+
+    def render(request: Request, error: VisageError) -> Response:
+        dialect = getattr(request.state, "dialect", "native")
+        renderer = app.state.error_renderers.get(dialect, render_native_error)
+        request_id = getattr(request.state, "request_id", uuid.uuid4().hex)
+        return renderer(request, error, status_for(error), request_id)
+
+    @app.exception_handler(VisageError)
+    async def on_visage_error(request: Request, exc: VisageError) -> Response:
+        return render(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ())) or "request"
+        return render(request, InvalidParameterError(f"{where}: {first.get('msg', 'invalid')}"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return render(request, NotFoundError(f"no route {request.method} {request.url.path}"))
+        if exc.status_code == 405:
+            err = InvalidParameterError(f"method {request.method} not allowed on {request.url.path}")
+            return JSONResponse({"error": {"code": "method_not_allowed", "message": err.message}}, status_code=405)
+        return render(request, InvalidParameterError(str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        error = VisageError("internal error; see the server log")
+        return render(request, error)
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness: the process serves HTTP")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["ops"], summary="Readiness: models are loaded")
+    async def readyz() -> Response:
+        if state.engine_ is None:
+            return JSONResponse({"status": "loading" if state.load_error is None else "failed",
+                                 "error": state.load_error}, status_code=503)
+        return JSONResponse({"status": "ready", "pipeline": state.engine_.pipeline.name,
+                             "models": state.engine_.pipeline.models()})
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics() -> Response:
+        state.metrics.queue_depth.set(state.pool.depth)
+        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(native_router)
+    return app
+
+
+def _load_quietly(state: AppState) -> None:
+    try:
+        state.load_engine()
+    except Exception:
+        log.exception("model loading failed")

@@ -1,0 +1,154 @@
+"""The native REST API: /v1/detect, /v1/embed, /v1/verify.
+
+Each image endpoint takes a JSON body (base64 image), a multipart form (file or base64 field),
+or a raw image body (``image/*`` / ``application/octet-stream``) with options in the query.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ValidationError
+
+from visage.analysis.pipeline import AnalyzeOptions
+from visage.api.body import image_bytes, media_type, read_form, read_json
+from visage.api.native.schemas import (
+    DetectRequest,
+    DetectResponse,
+    EmbedRequest,
+    ErrorResponse,
+    TemplateWire,
+    VerifyRequest,
+    VerifyResponse,
+)
+from visage.api.state import AppState, get_state, require_key
+from visage.errors import InvalidParameterError
+from visage.types import Face, ImageAnalysis, Template
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422, 429, 503, 504)
+}
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI for a route that also takes multipart and raw image bodies."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": model.model_json_schema()},
+                "multipart/form-data": {"schema": {"type": "object", "properties": {"image": {
+                    "type": "string", "format": "binary"}}}},
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    }
+
+
+router = APIRouter(prefix="/v1", tags=["native"], responses=_ERRORS, dependencies=[Depends(require_key("read"))])
+
+
+def _parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        raise InvalidParameterError(f"{where}: {first.get('msg', 'invalid value')}") from None
+
+
+async def _request_fields(
+    request: Request, model: type[BaseModel], image_fields: tuple[str, ...]
+) -> tuple[Any, dict[str, bytes]]:
+    """Options (validated by ``model``) and raw image bytes, from whichever body form was sent."""
+    kind = media_type(request)
+    images: dict[str, bytes] = {}
+    if kind == "application/json":
+        data = await read_json(request)
+        parsed = _parse(model, data)
+        for field in image_fields:
+            if getattr(parsed, field, None) is not None:
+                images[field] = image_bytes(getattr(parsed, field), field)
+        return parsed, images
+    if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        form = await read_form(request)
+        options: dict[str, Any] = {}
+        for key, value in form.items():
+            if key in image_fields:
+                images[key] = image_bytes(value, key)
+                options[key] = ""
+            else:
+                options[key] = value.decode() if isinstance(value, bytes) else value
+        return _parse(model, options), images
+    if kind.startswith("image/") or kind in ("application/octet-stream", ""):
+        if len(image_fields) != 1:
+            raise InvalidParameterError("this endpoint needs two images: send JSON or multipart")
+        options = dict(request.query_params)
+        options[image_fields[0]] = ""
+        parsed = _parse(model, options)
+        images[image_fields[0]] = image_bytes(await request.body(), image_fields[0])
+        return parsed, images
+    raise InvalidParameterError(f"unsupported content type {kind!r}; send JSON, multipart or an image")
+
+
+def _face_json(face: Face) -> dict[str, Any]:
+    out: dict[str, Any] = {"box": face.box.to_dict(), "confidence": face.confidence}
+    if face.landmarks is not None:
+        out["landmarks"] = face.landmarks.to_list()
+    if face.pose is not None:
+        out["pose"] = face.pose.to_dict()
+    if face.template is not None:
+        out["template"] = face.template.to_dict()
+    return out
+
+
+def analysis_json(result: ImageAnalysis, models: list[str]) -> dict[str, Any]:
+    """The stable native shape (also printed by ``visage detect --json``)."""
+    return {
+        "width": result.width,
+        "height": result.height,
+        "faces": [_face_json(f) for f in result.faces],
+        "models": models,
+        "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
+    }
+
+
+@router.post("/detect", response_model=DetectResponse, response_model_exclude_none=True,
+             openapi_extra=_json_body(DetectRequest), summary="Detect faces, landmarks and head pose")
+async def detect(request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    req, images = await _request_fields(request, DetectRequest, ("image",))
+    options = AnalyzeOptions(landmarks=req.landmarks, pose=req.pose, templates=False, max_faces=req.max_faces)
+    result = await state.infer(state.engine.analyze, images["image"], options)
+    return analysis_json(result, state.engine.pipeline.models())
+
+
+@router.post("/embed", response_model=DetectResponse, response_model_exclude_none=True,
+             openapi_extra=_json_body(EmbedRequest), summary="Face templates of every face")
+async def embed(request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    req, images = await _request_fields(request, EmbedRequest, ("image",))
+    result = await state.infer(state.engine.embed, images["image"], req.max_faces)
+    return analysis_json(result, state.engine.pipeline.models())
+
+
+def _template(wire: TemplateWire) -> Template:
+    template = Template.from_base64(wire.model, wire.vector)
+    if wire.dim is not None and wire.dim != template.dim:
+        raise InvalidParameterError(f"template dim {wire.dim} does not match its {template.dim} values")
+    return template
+
+
+@router.post("/verify", response_model=VerifyResponse, openapi_extra=_json_body(VerifyRequest),
+             summary="1:1 verification of two images or two templates")
+async def verify(request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    req, images = await _request_fields(request, VerifyRequest, ("image_a", "image_b"))
+    sides = []
+    for side in ("a", "b"):
+        image, template = images.get(f"image_{side}"), getattr(req, f"template_{side}")
+        if (image is None) == (template is None):
+            raise InvalidParameterError(f"give exactly one of image_{side} or template_{side}")
+        sides.append(_template(template) if template is not None else
+                     await state.infer(state.engine.largest_template, image))
+    match = state.engine.compare(sides[0], sides[1], req.threshold)
+    return {"similarity": match.similarity, "match": match.match, "threshold": match.threshold,
+            "model": match.model, "cosine": match.cosine}

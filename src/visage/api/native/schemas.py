@@ -1,0 +1,82 @@
+"""Wire schemas of the native API (JSON bodies; multipart and raw bodies carry the same fields)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DetectRequest(_Strict):
+    image: str = Field(description="Base64 image, with or without a data: URI prefix")
+    landmarks: bool = True
+    pose: bool = True
+    max_faces: int | None = Field(None, ge=1, le=1000)
+
+
+class EmbedRequest(_Strict):
+    image: str
+    max_faces: int | None = Field(None, ge=1, le=1000)
+
+
+class TemplateWire(_Strict):
+    model: str = Field(description="Embedding model that made the template")
+    vector: str = Field(description="Base64 of little-endian float32 values")
+    dim: int | None = None
+
+
+class VerifyRequest(_Strict):
+    image_a: str | None = None
+    image_b: str | None = None
+    template_a: TemplateWire | None = None
+    template_b: TemplateWire | None = None
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+
+
+class BoxOut(BaseModel):
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+class PoseOut(BaseModel):
+    yaw: float
+    pitch: float
+    roll: float
+
+
+class FaceOut(BaseModel):
+    box: BoxOut
+    confidence: float
+    landmarks: list[list[float]] | None = None
+    pose: PoseOut | None = None
+    template: TemplateWire | None = None
+
+
+class DetectResponse(BaseModel):
+    width: int
+    height: int
+    faces: list[FaceOut]
+    models: list[str]
+    timings_ms: dict[str, float]
+
+
+class VerifyResponse(BaseModel):
+    similarity: float
+    match: bool
+    threshold: float
+    model: str
+    cosine: float
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    request_id: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,99 @@
+"""Per-app state (engine, worker pool, metrics, keys) and the dependencies routes use."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+
+from visage.api.inference import InferencePool
+from visage.api.metrics import Metrics
+from visage.config import Settings
+from visage.engine import Engine
+from visage.errors import ForbiddenError, ModelUnavailableError, UnauthorizedError
+from visage.types import ImageAnalysis
+
+T = TypeVar("T")
+
+
+def parse_api_keys(spec: str | None) -> dict[str, str]:
+    """``'k1:admin,k2'`` -> ``{'k1': 'admin', 'k2': 'read'}`` (a bare key is read-only)."""
+    keys: dict[str, str] = {}
+    for item in (spec or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, _, role = item.partition(":")
+        keys[key] = role or "read"
+    return keys
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    pool: InferencePool
+    metrics: Metrics
+    engine_: Engine | None = None
+    api_keys: dict[str, str] = field(default_factory=dict)
+    load_error: str | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self.engine_ is None:
+            raise ModelUnavailableError(self.load_error or "models are still loading; retry shortly")
+        return self.engine_
+
+    def load_engine(self) -> None:
+        start = time.perf_counter()
+        try:
+            self.engine_ = Engine(self.settings)
+        except Exception as exc:
+            self.load_error = f"model loading failed: {exc}"
+            raise
+        self.metrics.model_load.set(time.perf_counter() - start)
+        self.metrics.ready.set(1)
+
+    async def infer(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on the worker pool; record queue depth and per-stage timings."""
+        self.metrics.queue_depth.set(self.pool.depth + 1)
+        try:
+            result = await self.pool.run(fn, *args)
+        finally:
+            self.metrics.queue_depth.set(self.pool.depth)
+        if isinstance(result, ImageAnalysis):
+            self.metrics.observe_stages(result.timings_ms)
+        return result
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.visage
+
+
+def _presented_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def require_key(role: str) -> Callable[[Request], None]:
+    """Dependency: when keys are configured, demand one with ``role`` ('read' or 'admin')."""
+
+    def check(request: Request) -> None:
+        keys = get_state(request).api_keys
+        if not keys:
+            return
+        presented = _presented_key(request)
+        if presented is None:
+            raise UnauthorizedError("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key'")
+        granted = next((r for k, r in keys.items() if hmac.compare_digest(k.encode(), presented.encode())), None)
+        if granted is None:
+            raise UnauthorizedError("unknown API key")
+        if role == "admin" and granted != "admin":
+            raise ForbiddenError("this operation needs an admin key")
+
+    return check
