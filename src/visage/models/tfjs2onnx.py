@@ -686,10 +686,7 @@ def convert(model_json_path: str | os.PathLike[str], batch: int | str | None = N
         name = n["name"]
         attr = n.get("attr", {})
         if op == "Const":
-            if name in weights:
-                value = weights[name]
-            else:
-                value = _inline_const(attr, name)
+            value = weights[name] if name in weights else _inline_const(attr, name)
             tname = tensor_name(name)
             b.add_initializer(tname, value)
             values[tname] = b.consts[tname]
