@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from visage.analysis.blazeface import BlazeFace, Detection, weighted_nms
@@ -36,6 +37,7 @@ from visage.types import Box, Face, ImageAnalysis, Landmarks
 MESH_POSE_INDICES = (1, 152, 33, 263, 61, 291)
 
 DEFAULT_EMBEDDER = "faceres-deep"
+_TILE_FRACTION = 0.6
 
 
 @dataclass(frozen=True)
@@ -94,13 +96,25 @@ class FastPipeline:
     # -- stages -----------------------------------------------------------------------------
 
     def detect(self, image: np.ndarray) -> list[Detection]:
+        """Both BlazeFace passes (and the tiles) on one downscaled copy of the image."""
         cfg = self.config
         h, w = image.shape[:2]
-        dets = self.short.detect(image, cfg.min_detector_score)
-        regions = [(0, 0, w, h)]
-        if cfg.tiles and max(h, w) >= cfg.tile_min_side:
-            regions += _tiles(w, h)
-        dets += self.full.detect(image, cfg.min_detector_score, regions)
+        tiled = cfg.tiles and max(h, w) >= cfg.tile_min_side
+        # One area-averaged downscale serves every pass: long side 192 (whole-image pass), or 320 when
+        # tiling, so that a 0.6 tile is 192 pixels, the full-range model's input, with no second resize.
+        target = round(self.full.size / _TILE_FRACTION) if tiled else self.full.size
+        scale = min(1.0, target / max(h, w))
+        small = image
+        if scale < 1.0:
+            small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                               interpolation=cv2.INTER_AREA)
+        sh, sw = small.shape[:2]
+        dets = self.short.detect(small, cfg.min_detector_score)
+        regions = [(0, 0, sw, sh)] + (_tiles(sw, sh) if tiled else [])
+        dets += self.full.detect(small, cfg.min_detector_score, regions)
+        if scale < 1.0:
+            inv = 1.0 / scale
+            dets = [Detection(box=d.box * inv, score=d.score, keypoints=d.keypoints * inv) for d in dets]
         merged = weighted_nms(dets, cfg.nms_iou)
         merged.sort(key=lambda d: d.size, reverse=True)
         return merged
@@ -164,7 +178,7 @@ def _tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
     At the full-range model's 192-pixel input a tile shows faces at about 1.7x the scale of the whole
     image's pass: the second chance for small faces in group photos (docs/models.md).
     """
-    tw, th = round(width * 0.6), round(height * 0.6)
+    tw, th = round(width * _TILE_FRACTION), round(height * _TILE_FRACTION)
     return [(x, y, x + tw, y + th) for y in (0, height - th) for x in (0, width - tw)]
 
 

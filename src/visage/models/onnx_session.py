@@ -28,6 +28,10 @@ def create_session(path: str | os.PathLike[str], threads: int | None = None) -> 
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.log_severity_level = 3
+    # Spinning worker threads win microseconds on an idle machine and lose badly (3x measured on the
+    # 2-core CI box) whenever anything else wants a core, OpenCV's own threads included.
+    if os.environ.get("VISAGE_ONNX_SPIN", "0") != "1":
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 

@@ -104,10 +104,10 @@ INPUT_RANGE: dict[str, tuple[float, float]] = {
     "facemesh-detection-full": (-1.0, 1.0),
     "facemesh": (0.0, 1.0),
     "iris": (0.0, 1.0),
-    "faceres": (0.0, 1.0),
-    "faceres-deep": (0.0, 1.0),
+    "faceres": (0.0, 255.0),
+    "faceres-deep": (0.0, 255.0),
     "mobilefacenet": (0.0, 1.0),
-    "mobileface": (0.0, 1.0),
+    "mobileface": (0.0, 255.0),
 }
 
 

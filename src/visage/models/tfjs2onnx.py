@@ -32,7 +32,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 18
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 
 _NHWC_TO_NCHW = [0, 3, 1, 2]
 _NCHW_TO_NHWC = [0, 2, 3, 1]
@@ -174,6 +174,9 @@ class _Builder:
     nodes: list = field(default_factory=list)
     initializers: list = field(default_factory=list)
     consts: dict[str, np.ndarray] = field(default_factory=dict)  # ONNX tensor name -> value
+    # Outputs of zero-valued spatial Pads: name -> (Pad input, TF paddings [4, 2]); a following
+    # VALID convolution absorbs the padding instead of materialising the padded tensor.
+    zero_pads: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
     _n: int = 0
 
     def fresh(self, hint: str) -> str:
@@ -312,14 +315,19 @@ def _conv(ctx: _Ctx, depthwise: bool, fused: bool) -> None:
         w_onnx = w.transpose(3, 2, 0, 1)  # HWIO -> OIHW
         group = 1
     wname = b.const(np.ascontiguousarray(w_onnx), "w")
-    inputs = [_to_nchw(ctx, ctx.inputs[0]), wname]
+    pad_attrs = _pad_attrs(ctx)
+    x = ctx.inputs[0]
+    if x in b.zero_pads and pad_attrs == {"auto_pad": "VALID"}:
+        x, p = b.zero_pads[x]
+        pad_attrs = {"pads": [int(p[1, 0]), int(p[2, 0]), int(p[1, 1]), int(p[2, 1])]}
+    inputs = [_to_nchw(ctx, x), wname]
     fused_ops = _attr_strs(ctx.attr, "fused_ops") if fused else []
     conv_bias = False
     if fused_ops and fused_ops[0] == "BiasAdd" and ctx.inputs[2] in ctx.values:
         inputs.append(b.const(ctx.values[ctx.inputs[2]].astype(np.float32).reshape(-1), "bias"))
         conv_bias = True
     y = b.op("Conv", inputs, "conv", kernel_shape=[kh, kw], strides=_spatial(ctx, "strides"),
-             dilations=_spatial(ctx, "dilations"), group=group, **_pad_attrs(ctx))
+             dilations=_spatial(ctx, "dilations"), group=group, **pad_attrs)
     if not fused:
         _to_nhwc(ctx, y, ctx.out)
         return
@@ -367,6 +375,9 @@ def _reduce(ctx: _Ctx, onnx_op: str) -> None:
 def _pad(ctx: _Ctx, mode: str = "constant") -> None:
     b = ctx.b
     p = np.asarray(ctx.const_input(1)).astype(np.int64)
+    zero_value = len(ctx.inputs) < 3 or (ctx.inputs[2] in ctx.values and not np.any(ctx.values[ctx.inputs[2]]))
+    if mode == "constant" and zero_value and p.shape == (4, 2) and not p[0].any() and not p[3].any():
+        b.zero_pads[ctx.out] = (ctx.inputs[0], p)
     pads = np.concatenate([p[:, 0], p[:, 1]])
     inputs = [ctx.inputs[0], b.const(pads, "pads")]
     if len(ctx.inputs) > 2:
@@ -739,6 +750,7 @@ def convert(model_json_path: str | os.PathLike[str], batch: int | str | None = N
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="visage.tfjs2onnx", producer_version=CONVERTER_VERSION)
     model.ir_version = 9
+    _fuse_clip(model, b.consts)
     _prune(model)
     meta = {"source": path.name, "outputs": json.dumps(dict(zip(out_names, outputs, strict=True))),
             "signature_outputs": json.dumps({k: onnx_name[v] for k, v in sig_keys.items()})}
@@ -783,6 +795,64 @@ def _typed_outputs(model: onnx.ModelProto) -> onnx.ModelProto:
         else:
             out.CopyFrom(helper.make_tensor_value_info(out.name, TensorProto.FLOAT, None))
     return model
+
+
+def _scalar(consts: dict[str, np.ndarray], name: str) -> float | None:
+    v = consts.get(name)
+    if v is None or v.size != 1 or not np.issubdtype(v.dtype, np.floating):
+        return None
+    return float(v.reshape(-1)[0])
+
+
+def _fuse_clip(model: onnx.ModelProto, consts: dict[str, np.ndarray]) -> None:
+    """Rewrite ``Max(Min([Relu](x), hi), lo)`` (scalar bounds, either order) as ``Clip(x, lo, hi)``.
+
+    Keras' ReLU6 arrives as Relu -> Minimum -> Maximum; as one Clip, onnxruntime fuses it into the
+    preceding convolution and keeps the blocked (NCHWc) layout across it.
+    """
+    g = model.graph
+    producer = {o: n for n in g.node for o in n.output}
+    uses: dict[str, int] = {}
+    for n in g.node:
+        for i in n.input:
+            uses[i] = uses.get(i, 0) + 1
+    for o in g.output:
+        uses[o.name] = uses.get(o.name, 0) + 1
+
+    def split(node: onnx.NodeProto) -> tuple[str, float] | None:
+        if len(node.input) != 2:
+            return None
+        a, c = node.input
+        val = _scalar(consts, c)
+        if val is None:
+            a, c = c, a
+            val = _scalar(consts, c)
+        return (a, val) if val is not None else None
+
+    new_nodes = []
+    for node in g.node:
+        if node.op_type in ("Max", "Min"):
+            outer = split(node)
+            inner_node = producer.get(outer[0]) if outer else None
+            other = "Min" if node.op_type == "Max" else "Max"
+            if inner_node is not None and inner_node.op_type == other and uses.get(outer[0]) == 1:
+                inner = split(inner_node)
+                if inner is not None:
+                    x, lo, hi = inner[0], (outer[1] if node.op_type == "Max" else inner[1]), \
+                        (inner[1] if node.op_type == "Max" else outer[1])
+                    relu = producer.get(x)
+                    if relu is not None and relu.op_type == "Relu" and uses.get(x) == 1:
+                        x, lo = relu.input[0], max(lo, 0.0)
+                    if lo <= hi:
+                        lo_name, hi_name = f"{node.output[0]}__lo", f"{node.output[0]}__hi"
+                        g.initializer.extend([numpy_helper.from_array(np.array(lo, np.float32), lo_name),
+                                              numpy_helper.from_array(np.array(hi, np.float32), hi_name)])
+                        new_nodes.append(helper.make_node("Clip", [x, lo_name, hi_name], list(node.output),
+                                                          name=node.name + "__clip"))
+                        continue
+        new_nodes.append(node)
+    del g.node[:]
+    g.node.extend(new_nodes)
 
 
 def _prune(model: onnx.ModelProto) -> None:
