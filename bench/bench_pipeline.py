@@ -108,7 +108,7 @@ class FaceRecognition:
         return float(np.linalg.norm(a - b)) <= 0.6
 
 
-def accuracy(contender, items: list[tuple[str, Path]]) -> dict[str, object]:  # noqa: ANN001
+def accuracy(contender, items: list[tuple[str, Path]]) -> dict[str, object]:
     temps = [(who, contender.template(path.read_bytes())) for who, path in items]
     missed = sum(t is None for _, t in temps)
     correct = total = 0
