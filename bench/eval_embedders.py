@@ -53,9 +53,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--set", choices=["people", "labelled"], default="labelled")
     ap.add_argument("--models", default=",".join(VARIANTS))
+    ap.add_argument("--no-refine", action="store_true", help="one Face Mesh pass instead of two")
     args = ap.parse_args()
     settings = Settings()
-    pipe = FastPipeline.from_settings(settings, FastConfig())
+    pipe = FastPipeline.from_settings(settings, FastConfig(refine=not args.no_refine))
     items = people_images() if args.set == "people" else labelled_images()
     meshes = []
     for who, path in items:
@@ -67,7 +68,7 @@ def main() -> None:
             print(f"no face in {path}")
             continue
         meshes.append((who, img, faces[0][1].points, res))
-    print(f"{len(meshes)} images, set={args.set}")
+    print(f"{len(meshes)} images, set={args.set}, refine={not args.no_refine}")
     for name in args.models.split(","):
         model = load_zoo_model(EMBEDDERS[name].model, settings.models_dir)
         for alignment, crop, rng, bgr in VARIANTS[name]:
