@@ -1,6 +1,6 @@
 """Benchmark: visage's ``fast`` pipeline against the ``face_recognition`` library, same run, same images.
 
-    python bench/bench_pipeline.py [--repeats 3] [--pipelines fast,dlib] [--json out.json]
+    python bench/bench_pipeline.py [--repeats 3] [--pipelines fast,dlib] [--json out.json]    (make bench)
 
 Work per image, for every contender: decode the encoded bytes, detect, landmarks, embed every face
 (one process; the files are read into memory first). face_recognition does ``load_image_file`` +
@@ -48,7 +48,7 @@ def bench_images() -> list[Path]:
 class Visage:
     def __init__(self, name: str, settings: Settings) -> None:
         self.name = f"visage-{name}"
-        self.pipeline = PIPELINES[name](settings)
+        self.pipeline = PIPELINES[name](settings.model_copy(update={"pipeline": name}))
         self.calibration = get_calibration(self.pipeline.embedder_model)
 
     def run(self, data: bytes) -> tuple[int, dict[str, float]]:
@@ -127,11 +127,15 @@ def accuracy(contender, items: list[tuple[str, Path]]) -> dict[str, object]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--pipelines", default="fast")
+    ap.add_argument("--repeats", "--repeat", type=int, default=3)
+    ap.add_argument("--pipelines", "--pipeline", default="fast,dlib", help="visage pipelines, comma-separated")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
+    try:
+        import face_recognition  # noqa: F401
+    except ImportError:
+        sys.exit("peer missing: pip install face-recognition-models==0.3.0 && pip install --no-deps face-recognition")
     settings = Settings()
     contenders = [Visage(name, settings) for name in args.pipelines.split(",") if name]
     contenders.append(FaceRecognition())

@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     request_timeout_s: float = Field(60.0, gt=0, description="Deadline for one inference request.")
 
     # Auth for the native API: comma-separated keys, each optionally suffixed ':admin' or ':read'.
-    api_keys: str | None = Field(None, description="Native API keys ('key[:admin|:read],...'); unset = open.")
+    api_keys: str | None = Field(
+        None, description="Native API keys: 'key' (read) or 'key:admin', comma-separated; unset = open."
+    )
 
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{self.home / 'visage.db'}"
@@ -65,3 +67,20 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Process-wide settings read once from the environment."""
     return Settings()
+
+
+def reference_markdown() -> str:
+    """The configuration reference (docs/configuration.md is generated from this)."""
+    lines = [
+        "# Configuration",
+        "",
+        "Generated from `visage.config.Settings` by `visage config`; a test keeps this file in sync.",
+        "Every setting is an environment variable `VISAGE_<NAME>`.",
+        "",
+        "| variable | default | description |",
+        "|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = "~/.cache/visage" if name == "home" else field.default
+        lines.append(f"| `VISAGE_{name.upper()}` | `{default}` | {field.description or ''} |")
+    return "\n".join(lines) + "\n"

@@ -4,13 +4,20 @@ Detection runs on a copy scaled so its longer side is at most ``detect_max_side`
 cost grows with area; one upsampling pass then still finds faces of about 40 px in that copy),
 and boxes are scaled back. Landmarks and templates run on the full-resolution image. Every
 dlib call here releases the GIL, so a thread pool runs requests in parallel.
+
+Thread safety: dlib's ``object_detector`` loads each image's HOG pyramid into its own member
+scanner and the DNN embedder keeps per-layer output buffers, so neither may be shared between
+threads; each worker thread gets its own (cheap: the weights file is read once per thread).
+Shape predictors are const at inference and are shared.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import dlib
@@ -39,28 +46,46 @@ def hog_confidence(score: float) -> float:
 class DlibPipeline:
     """Composes dlib models by role; construct with :meth:`from_settings`."""
 
-    detector: object
     landmarker68: object
     landmarker5: object
-    embedder: object
+    embedder_path: Path
     upsample: int = 1
     detect_max_side: int = 1024
     max_faces: int = 100
     name: str = "dlib"
     embedder_model: str = EMBEDDER_MODEL
+    embedder_dim: int = 128
+    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DlibPipeline:
         names = ["dlib_shape_predictor_68", "dlib_shape_predictor_5", "dlib_resnet_v1"]
         paths = ensure_models([MODELS[n] for n in names], settings.models_dir)
-        return cls(
-            detector=dlib.get_frontal_face_detector(),
+        pipeline = cls(
             landmarker68=dlib.shape_predictor(str(paths["dlib_shape_predictor_68"])),
             landmarker5=dlib.shape_predictor(str(paths["dlib_shape_predictor_5"])),
-            embedder=dlib.face_recognition_model_v1(str(paths["dlib_resnet_v1"])),
+            embedder_path=paths["dlib_resnet_v1"],
             upsample=settings.upsample,
             max_faces=settings.max_faces,
         )
+        pipeline.embedder  # noqa: B018 - load once now, so a bad model file fails at startup
+        return pipeline
+
+    @property
+    def detector(self) -> dlib.fhog_object_detector:
+        """This thread's HOG detector (not shareable: it holds the current image's pyramid)."""
+        detector = getattr(self._local, "detector", None)
+        if detector is None:
+            detector = self._local.detector = dlib.get_frontal_face_detector()
+        return detector
+
+    @property
+    def embedder(self) -> dlib.face_recognition_model_v1:
+        """This thread's ResNet embedder (not shareable: the network keeps per-layer buffers)."""
+        embedder = getattr(self._local, "embedder", None)
+        if embedder is None:
+            embedder = self._local.embedder = dlib.face_recognition_model_v1(str(self.embedder_path))
+        return embedder
 
     def models(self) -> list[str]:
         return ["dlib_hog_frontal", "dlib_shape_predictor_68", "dlib_shape_predictor_5", EMBEDDER_MODEL]

@@ -87,6 +87,10 @@ class FastPipeline:
     def embedder_model(self) -> str:
         return self.embedder.template_model
 
+    @property
+    def embedder_dim(self) -> int:
+        return self.embedder.dim
+
     def models(self) -> list[str]:
         names = ["human-facemesh-detection-short", "human-facemesh-detection-full", "human-facemesh",
                  self.embedder.model.spec.name]

@@ -26,6 +26,7 @@ from visage.api.body import BodyLimitMiddleware
 from visage.api.errors import status_for
 from visage.api.inference import InferencePool
 from visage.api.metrics import Metrics
+from visage.api.native.collections import router as collections_router
 from visage.api.native.routes import router as native_router
 from visage.api.state import AppState, parse_api_keys
 from visage.config import Settings, get_settings
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if task is not None:
             await asyncio.wait([task], timeout=0)
         state.pool.shutdown()
+        state.close()
 
     app = FastAPI(title="visage", version=__version__, lifespan=lifespan,
                   description="Self-hosted face analysis. Native API; vendor dialects are mounted beside it.")
@@ -128,7 +130,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/readyz", tags=["ops"], summary="Readiness: models are loaded")
     async def readyz() -> Response:
-        if state.engine_ is None:
+        if state.engine_ is None or state.load_error is not None:
             return JSONResponse({"status": "loading" if state.load_error is None else "failed",
                                  "error": state.load_error}, status_code=503)
         return JSONResponse({"status": "ready", "pipeline": state.engine_.pipeline.name,
@@ -140,11 +142,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(native_router)
+    app.include_router(collections_router)
     return app
 
 
 def _load_quietly(state: AppState) -> None:
     try:
         state.load_engine()
+        state.store  # noqa: B018 - open (and check) the store before declaring ready
     except Exception:
         log.exception("model loading failed")

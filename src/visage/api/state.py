@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import hmac
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from starlette.requests import Request
 
 from visage.api.inference import InferencePool
 from visage.api.metrics import Metrics
+from visage.collections import CollectionService
 from visage.config import Settings
 from visage.engine import Engine
 from visage.errors import ForbiddenError, ModelUnavailableError, UnauthorizedError
+from visage.store import TemplateStore, open_store
 from visage.types import ImageAnalysis
 
 T = TypeVar("T")
@@ -40,12 +44,36 @@ class AppState:
     engine_: Engine | None = None
     api_keys: dict[str, str] = field(default_factory=dict)
     load_error: str | None = None
+    store_: TemplateStore | None = None
+    _collections: CollectionService | None = None
+    _store_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def engine(self) -> Engine:
         if self.engine_ is None:
             raise ModelUnavailableError(self.load_error or "models are still loading; retry shortly")
         return self.engine_
+
+    @property
+    def store(self) -> TemplateStore:
+        """The template store the settings name, opened on first use (replicas share PostgreSQL)."""
+        with self._store_lock:
+            if self.store_ is None:
+                url = self.settings.resolved_store_url()
+                if url.startswith("sqlite:///"):
+                    Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+                self.store_ = open_store(url)
+            return self.store_
+
+    @property
+    def collections(self) -> CollectionService:
+        if self._collections is None:
+            self._collections = CollectionService(self.engine, self.store)
+        return self._collections
+
+    def close(self) -> None:
+        if self.store_ is not None:
+            self.store_.close()
 
     def load_engine(self) -> None:
         start = time.perf_counter()

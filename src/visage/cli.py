@@ -1,0 +1,296 @@
+"""The ``visage`` command: serve, detect, verify, embed, models."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from visage.config import Settings
+from visage.errors import VisageError
+
+
+def _engine(args: argparse.Namespace):
+    from visage.engine import Engine
+
+    return Engine(_settings(args))
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {k: v for k, v in {"pipeline": getattr(args, "pipeline", None)}.items() if v}
+    return Settings(**overrides)
+
+
+def _read(path: str) -> bytes:
+    return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from visage.api.app import create_app
+
+    settings = _settings(args)
+    host, port = args.host or settings.host, args.port if args.port is not None else settings.port
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def cmd_detect(args: argparse.Namespace) -> int:
+    from visage.analysis.pipeline import AnalyzeOptions
+    from visage.api.native.routes import analysis_json
+
+    engine = _engine(args)
+    results: dict[str, Any] = {}
+    for path in args.images:
+        result = engine.analyze(_read(path), AnalyzeOptions(landmarks=not args.no_landmarks, pose=True))
+        results[path] = analysis_json(result, engine.pipeline.models())
+        if not args.json:
+            print(f"{path}: {len(result.faces)} face(s) in {result.width}x{result.height}")
+            for face in result.faces:
+                b, p = face.box, face.pose
+                pose = f" yaw={p.yaw:+.1f} pitch={p.pitch:+.1f} roll={p.roll:+.1f}" if p else ""
+                print(f"  box=({b.left:.0f},{b.top:.0f},{b.width:.0f}x{b.height:.0f}) conf={face.confidence:.3f}{pose}")
+    if args.json:
+        print(json.dumps(results[args.images[0]] if len(args.images) == 1 else results))
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    out = {}
+    for path in args.images:
+        result = engine.embed(_read(path))
+        out[path] = [{"box": f.box.to_dict(), "template": f.template.to_dict()} for f in result.faces if f.template]
+        if not args.json:
+            print(f"{path}: {len(out[path])} template(s) of {engine.embedder_model}")
+    if args.json:
+        print(json.dumps(out[args.images[0]] if len(args.images) == 1 else out))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    engine = _engine(args)
+    match = engine.verify(_read(args.a), _read(args.b), args.threshold)
+    row = {"similarity": match.similarity, "match": match.match, "threshold": match.threshold,
+           "model": match.model, "cosine": match.cosine}
+    if args.json:
+        print(json.dumps(row))
+    else:
+        print(f"similarity={match.similarity:.4f} match={str(match.match).lower()} "
+              f"threshold={match.threshold} model={match.model}")
+    return 0 if match.match else 1
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from visage.models.fetch import ensure_models, model_status
+    from visage.models.registry import MODELS
+
+    settings = Settings()
+    if args.action == "pull":
+        names = args.names or list(MODELS)
+        unknown = [n for n in names if n not in MODELS]
+        if unknown:
+            raise VisageError(f"unknown model(s): {', '.join(unknown)}; see `visage models list`")
+        for name, path in ensure_models([MODELS[n] for n in names], settings.models_dir).items():
+            print(f"{name}: {path}")
+        return 0
+    rows = model_status(settings.models_dir)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            mark = "cached " if row["cached"] else "missing"
+            print(f"{mark} {row['name']:<28} {row['role']:<11} {row['source']}  commercial_use={row['commercial_use']}")
+    return 0
+
+
+def _collections(args: argparse.Namespace):
+    from visage.collections import CollectionService
+    from visage.store import open_store
+
+    settings = _settings(args)
+    url = args.store or settings.resolved_store_url()
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    return CollectionService(_engine(args), open_store(url))
+
+
+def _store(args: argparse.Namespace):
+    from visage.store import open_store
+
+    url = args.store or _settings(args).resolved_store_url()
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    return open_store(url)
+
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"}
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Bulk enrolment: every image under DIR; external image id = path relative to DIR."""
+    from tqdm import tqdm
+
+    from visage.errors import AlreadyExistsError
+
+    root = Path(args.directory)
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    service = _collections(args)
+    try:
+        with contextlib.suppress(AlreadyExistsError):
+            service.create_collection(args.collection)
+        indexed = skipped = failed = 0
+        for path in tqdm(paths, desc=f"indexing into {args.collection}", unit="img", disable=args.quiet):
+            try:
+                result = service.index_faces(args.collection, path.read_bytes(),
+                                             external_image_id=str(path.relative_to(root)),
+                                             max_faces=args.max_faces, quality_filter=args.quality_filter)
+            except VisageError as exc:
+                failed += 1
+                tqdm.write(f"{path}: {exc.code}: {exc.message}", file=sys.stderr)
+                continue
+            indexed += len(result.indexed)
+            skipped += len(result.unindexed)
+        info = service.describe_collection(args.collection)
+        print(f"{len(paths)} images: {indexed} faces indexed, {skipped} not indexed, {failed} images failed; "
+              f"collection {info.collection_id} holds {info.face_count} faces")
+    finally:
+        service.store.close()
+    return 0 if failed == 0 else 1
+
+
+def cmd_collections(args: argparse.Namespace) -> int:
+    from visage.api.native.collections import collection_json, match_json
+
+    if args.action == "search":
+        service = _collections(args)
+        try:
+            _, results = service.search_by_image(args.collection, _read(args.image), max_faces=args.max_faces,
+                                                 threshold=args.threshold, all_faces=args.all_faces)
+            rows = [{"box": r.face.box.to_dict(), "matches": [match_json(m) for m in r.matches]} for r in results]
+        finally:
+            service.store.close()
+        print(json.dumps(rows, indent=2))
+        return 0
+    store = _store(args)
+    try:
+        if args.action == "list":
+            token, ids = None, []
+            while True:
+                page, token = store.list_collections(1000, token)
+                ids += page
+                if not token:
+                    break
+            print("\n".join(ids))
+        elif args.action == "create":
+            engine = _engine(args)
+            print(json.dumps(collection_json(store.create_collection(args.collection, engine.embedder_model,
+                                                                     engine.embedder_dim))))
+        elif args.action == "describe":
+            print(json.dumps(collection_json(store.describe_collection(args.collection))))
+        elif args.action == "delete":
+            store.delete_collection(args.collection)
+        elif args.action == "export":
+            with (open(args.file, "w") if args.file != "-" else sys.stdout) as fp:
+                count = store.export_collection(args.collection, fp)
+            print(f"exported {count} faces", file=sys.stderr)
+        elif args.action == "import":
+            with open(args.file) as fp:
+                info = store.import_collection(fp, args.collection)
+            print(json.dumps(collection_json(info)))
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from visage.config import reference_markdown
+
+    print(reference_markdown(), end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="visage", description="Self-hosted face analysis server, library and CLI")
+    parser.add_argument("--pipeline", help="model pipeline (default from VISAGE_PIPELINE or 'dlib')")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the HTTP server")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("detect", help="detect faces, landmarks and head pose")
+    p.add_argument("images", nargs="+", help="image files ('-' for stdin)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-landmarks", action="store_true")
+    p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser("embed", help="face templates of every face")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("verify", help="1:1 verification of the largest face of two images (exit 1: no match)")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--threshold", type=float)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("models", help="fetch or list models")
+    p.add_argument("action", choices=["pull", "list"])
+    p.add_argument("names", nargs="*")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("index", help="bulk-enrol every image under a directory into a collection")
+    p.add_argument("directory")
+    p.add_argument("--collection", required=True)
+    p.add_argument("--max-faces", type=int)
+    p.add_argument("--quality-filter", default="AUTO", choices=["NONE", "AUTO", "LOW", "MEDIUM", "HIGH"])
+    p.add_argument("--store", help="store URL (default VISAGE_STORE_URL or sqlite under VISAGE_HOME)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("collections", help="manage collections: list, create, describe, delete, export, import, search")
+    p.add_argument("action", choices=["list", "create", "describe", "delete", "export", "import", "search"])
+    p.add_argument("collection", nargs="?")
+    p.add_argument("--store", help="store URL (default VISAGE_STORE_URL or sqlite under VISAGE_HOME)")
+    p.add_argument("--file", default="-", help="export/import file ('-' = stdout for export)")
+    p.add_argument("--image", help="probe image for search")
+    p.add_argument("--max-faces", type=int, default=5)
+    p.add_argument("--threshold", type=float)
+    p.add_argument("--all-faces", action="store_true")
+    p.set_defaults(func=cmd_collections)
+
+    p = sub.add_parser("config", help="print the configuration reference (markdown)")
+    p.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    needs_collection = {"create", "describe", "delete", "export", "search"}
+    if args.command == "collections" and args.action in needs_collection and not args.collection:
+        parser.error(f"collections {args.action} needs a collection id")
+    if args.command == "collections" and args.action == "search" and not args.image:
+        parser.error("collections search needs --image")
+    try:
+        return args.func(args)
+    except VisageError as exc:
+        print(f"visage: error [{exc.code}]: {exc.message}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"visage: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
