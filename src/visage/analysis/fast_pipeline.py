@@ -171,7 +171,7 @@ class FastPipeline:
             pose = pose_from_points(pts[list(MESH_POSE_INDICES), :2], width, height) if options.pose else None
             attributes = None
             if irises[i] is not None:
-                attributes = {"iris": irises[i]}
+                attributes = {"iris": irises[i].round(2).tolist()}
             faces.append(Face(box=box, confidence=round(det.score, 4), landmarks=landmarks, pose=pose,
                               template=templates[i], attributes=attributes))
         return ImageAnalysis(width=width, height=height, faces=tuple(faces), timings_ms=timings)
