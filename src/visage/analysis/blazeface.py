@@ -5,11 +5,13 @@
 * ``facemesh-detection-full`` (192x192, 2304 anchors on stride 4; its first output is the face
   head, the second a person head we ignore): small faces in group photos.
 
-The image is letterboxed (kept aspect, padded bottom/right with black) to the model's square
-input, scaled to [-1, 1]. Each anchor row is ``[logit, dx, dy, w, h, 6 x (kx, ky)]`` in input
-pixels relative to the anchor centre; the six keypoints are the subject's right eye, left eye,
-nose tip, mouth centre, right ear tragion, left ear tragion (MediaPipe order; "right" is the
-subject's, so it appears on the image's left). Detections of both models are merged with NMS.
+The image is letterboxed (kept aspect, padded bottom/right) to the model's square input, scaled to
+[-1, 1]; the padding is 0 (mid-grey): with -1 (black) padding the box regressors of the padding's
+anchors reached 3e4, meaningless values where float32 cannot even hold 1e-3 parity. Each anchor row
+is ``[logit, dx, dy, w, h, 6 x (kx, ky)]`` in input pixels relative to the anchor centre; the six
+keypoints are the subject's right eye, left eye, nose tip, mouth centre, right ear tragion, left ear
+tragion (MediaPipe order; "right" is the subject's, so it appears on the image's left). Detections
+of both models are merged with NMS.
 """
 
 from __future__ import annotations
@@ -67,13 +69,13 @@ class BlazeFace:
         self._output = [face_out]
 
     def letterbox(self, image: np.ndarray, out: np.ndarray) -> float:
-        """Write ``image`` letterboxed into ``out`` (size x size x 3 float32, [-1, 1]); return its scale."""
+        """Write ``image`` letterboxed into ``out`` (size x size x 3 float32, [-1, 1], padding 0); return its scale."""
         h, w = image.shape[:2]
         scale = self.size / max(h, w)
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         small = cv2.resize(image, (nw, nh), interpolation=interp)
-        out.fill(-1.0)
+        out.fill(0.0)
         out[:nh, :nw] = small.astype(np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
         return scale
 

@@ -126,11 +126,15 @@ class ZooEmbedder:
                            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
         return crops
 
-    def vectors(self, crops: np.ndarray) -> np.ndarray:
+    def prepare(self, crops: np.ndarray) -> np.ndarray:
+        """The model's float32 input for uint8 RGB crops (channel order and range of the config)."""
         lo, hi = self.config.input_range
         if self.config.bgr:
             crops = crops[..., ::-1]
-        batch = crops.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo)
+        return crops.astype(np.float32) * np.float32((hi - lo) / 255.0) + np.float32(lo)
+
+    def vectors(self, crops: np.ndarray) -> np.ndarray:
+        batch = self.prepare(crops)
         return self.model.session.run(self._output, {self.model.input_name: batch})[0].reshape(len(crops), -1)
 
     def embed(self, image: np.ndarray, meshes: list[np.ndarray]) -> list[Template]:

@@ -125,10 +125,8 @@ class Iris:
         self.model = model
         self.size = model.input_size[0]
 
-    def run(self, image: np.ndarray, meshes: list[np.ndarray]) -> list[np.ndarray]:
-        """Per face, 10 x 2 iris points in image pixels: right iris (centre + 4), then left."""
-        if not meshes:
-            return []
+    def crops(self, image: np.ndarray, meshes: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """uint8 eye crops (2 per face, image-left eye first, the other mirrored) and their warps."""
         rois = []
         for pts in meshes:
             for a, b in ((33, 133), (362, 263)):  # subject's right eye corners, then left eye
@@ -138,8 +136,15 @@ class Iris:
                 rois.append(Roi(cx=float((p[0] + q[0]) / 2), cy=float((p[1] + q[1]) / 2), side=width * 2.3,
                                 angle=angle))
         crops, mats = warp_crops(image, rois, self.size)
-        crops[1::2] = crops[1::2, :, ::-1]  # mirror left eyes
-        out = self.model.run(crops.astype(np.float32) * (1.0 / 255.0))[0].reshape(len(rois), -1)
+        crops[1::2] = crops[1::2, :, ::-1]  # mirror the subject's left eyes
+        return crops, mats
+
+    def run(self, image: np.ndarray, meshes: list[np.ndarray]) -> list[np.ndarray]:
+        """Per face, 10 x 2 iris points in image pixels: image-left iris (centre + 4), then the other."""
+        if not meshes:
+            return []
+        crops, mats = self.crops(image, meshes)
+        out = self.model.run(crops.astype(np.float32) * (1.0 / 255.0))[0].reshape(len(crops), -1)
         results = []
         for f in range(len(meshes)):
             both = []
