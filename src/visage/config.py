@@ -59,6 +59,20 @@ class Settings(BaseSettings):
         None, description="File of native API keys, one 'key[:admin]' per line; re-read when it changes."
     )
 
+    # 3DiVi Image API dialect (seed 003): /<block>/process/sample and /<block>/process/image.
+    threedivi_enabled: bool = Field(True, description="Mount the 3DiVi Image API processing blocks.")
+    threedivi_prefix: str = Field(
+        "", description="Path prefix of the 3DiVi blocks (e.g. '/3divi'); empty = top level, /<block>/process/..."
+    )
+    threedivi_version: str = Field(
+        "v2", pattern="^v[12]$",
+        description="3DiVi sample version when a request does not show one (process/image without ?version=).",
+    )
+    threedivi_template_key: str = Field(
+        "_face_template_extractor_1000_12",
+        description="3DiVi v2 key naming the template entry (seed's name by default, for drop-in clients).",
+    )
+
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{self.home / 'visage.db'}"
 
