@@ -135,12 +135,15 @@ def test_quality_filter_levels() -> None:
 
 def test_quality_filter_thresholds_tighten_with_level() -> None:
     low, med, high = LEVELS["LOW"], LEVELS["MEDIUM"], LEVELS["HIGH"]
-    assert low.max_yaw >= med.max_yaw >= high.max_yaw and low.min_sharpness <= med.min_sharpness <= high.min_sharpness
+    assert low.max_abs_yaw >= med.max_abs_yaw >= high.max_abs_yaw
+    assert low.min_sharpness <= med.min_sharpness <= high.min_sharpness
     assert low.min_box_side <= med.min_box_side <= high.min_box_side
 
 
 def test_quality_filter_rejects_bad_input() -> None:
     with pytest.raises(InvalidParameterError):
         quality_filter_reasons(_face(Box(0, 0, 100, 100)), (200, 200), "STRICT")
-    with pytest.raises(ValueError, match="quality=True"):
-        quality_filter_reasons(Face(box=Box(0, 0, 100, 100), confidence=0.9), (200, 200), "LOW")
+    # Without quality (or pose) only the reasons the face can support are checked.
+    bare = Face(box=Box(0, 0, 100, 100), confidence=0.9)
+    assert quality_filter_reasons(bare, (200, 200), "LOW") == []
+    assert quality_filter_reasons(bare, (200, 200), "HIGH") == ["LOW_CONFIDENCE"]

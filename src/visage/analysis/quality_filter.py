@@ -1,8 +1,10 @@
-"""Rekognition-style quality filter: why a face should not be indexed, at a chosen strictness.
+"""Why a face should not be indexed: Rekognition's reasons at levels NONE/AUTO/LOW/MEDIUM/HIGH.
 
-``QualityFilter`` levels NONE / AUTO / LOW / MEDIUM / HIGH map to the threshold table
-:data:`LEVELS` (data, not code: docs/quality.md lists it with the fixture values it was checked
-against). AUTO uses the LOW table: by default only clearly unusable faces are refused.
+Thresholds are data (:data:`LEVELS`; docs/quality.md lists them beside the fixture values they
+were checked against). A reason is only raised from a measurement the face carries: pose,
+detector confidence and box size always; brightness, sharpness and LOW_FACE_QUALITY (integrity,
+occlusion) only when the request computed quality (``AnalyzeOptions(quality=True)``).
+AUTO is LOW, the bar Rekognition applies by default: only clearly unusable faces are refused.
 ``EXCEEDS_MAX_FACES`` is not decided here: it depends on the other faces of the request.
 """
 
@@ -19,57 +21,57 @@ REASONS = ("EXTREME_POSE", "LOW_BRIGHTNESS", "LOW_SHARPNESS", "LOW_CONFIDENCE", 
 
 @dataclass(frozen=True, slots=True)
 class FilterLevel:
-    """Thresholds of one level; a face failing any of a reason's tests gets that reason."""
+    """Thresholds of one level; a face failing any test of a reason gets that reason."""
 
-    max_yaw: float  # degrees, absolute
-    max_pitch: float  # degrees, absolute
+    min_confidence: float  # detector confidence, 0..1
+    min_box_side: float  # pixels, shorter side of the face box's part inside the image
+    max_abs_yaw: float  # degrees
+    max_abs_pitch: float  # degrees
     min_brightness: float  # quality "brightness", 0..100
     min_sharpness: float  # quality "sharpness", 0..100
-    min_confidence: float  # detector confidence, 0..1
-    min_box_side: float  # pixels, the shorter side of the face box
     min_integrity: float  # quality "integrity", 0..1
     min_occlusion_total: float  # quality occlusion "total" (visible fraction), 0..1
 
 
-LEVELS: dict[str, FilterLevel] = {
-    "LOW": FilterLevel(max_yaw=60, max_pitch=45, min_brightness=10, min_sharpness=20, min_confidence=0.75,
-                       min_box_side=32, min_integrity=0.6, min_occlusion_total=0.6),
-    # Pose limits of Rekognition's advice for face-comparison input (yaw and pitch within 45 / 30 degrees).
-    "MEDIUM": FilterLevel(max_yaw=45, max_pitch=30, min_brightness=15, min_sharpness=35, min_confidence=0.85,
-                          min_box_side=48, min_integrity=0.85, min_occlusion_total=0.75),
-    "HIGH": FilterLevel(max_yaw=30, max_pitch=20, min_brightness=25, min_sharpness=50, min_confidence=0.95,
-                        min_box_side=64, min_integrity=0.95, min_occlusion_total=0.85),
+LEVELS: dict[str, FilterLevel | None] = {
+    "NONE": None,
+    "LOW": FilterLevel(min_confidence=0.75, min_box_side=40, max_abs_yaw=60, max_abs_pitch=45,
+                       min_brightness=10, min_sharpness=20, min_integrity=0.6, min_occlusion_total=0.6),
+    "MEDIUM": FilterLevel(min_confidence=0.85, min_box_side=60, max_abs_yaw=45, max_abs_pitch=35,
+                          min_brightness=20, min_sharpness=35, min_integrity=0.85, min_occlusion_total=0.75),
+    "HIGH": FilterLevel(min_confidence=0.92, min_box_side=80, max_abs_yaw=30, max_abs_pitch=25,
+                        min_brightness=30, min_sharpness=50, min_integrity=0.95, min_occlusion_total=0.85),
 }
 LEVELS["AUTO"] = LEVELS["LOW"]
 
 
-def quality_filter_reasons(face: Face, image_size: tuple[int, int], level: str = "AUTO") -> list[str]:
-    """Reasons (in :data:`REASONS` order) that ``face`` fails ``level``; empty when it passes.
+def check_level(level: str) -> str:
+    """The level's canonical name (AUTO when empty); InvalidParameterError for an unknown one."""
+    level = (level or "AUTO").upper()
+    if level not in LEVELS:
+        raise InvalidParameterError(f"quality filter must be one of {', '.join(LEVELS)}")
+    return level
 
-    ``image_size`` is (width, height): the box is measured inside the image, so a face cut by
-    the border counts only its visible part. The face must carry quality (analyze with
-    ``AnalyzeOptions(quality=True)``) and pose unless ``level`` is NONE.
+
+def quality_filter_reasons(face: Face, image_size: tuple[int, int], level: str = "AUTO") -> list[str]:
+    """Reasons (Rekognition's names, in :data:`REASONS` order) ``face`` fails ``level``; empty if it passes.
+
+    ``image_size`` is (width, height): a face cut by the border counts only its visible box.
     """
-    level = level.upper()
-    if level == "NONE":
+    bar = LEVELS[check_level(level)]
+    if bar is None:
         return []
-    try:
-        t = LEVELS[level]
-    except KeyError:
-        raise InvalidParameterError(f"unknown QualityFilter {level!r}; use NONE, AUTO, LOW, MEDIUM or HIGH") from None
-    if face.quality is None or face.pose is None:
-        raise ValueError("quality filtering needs a face analysed with quality=True and pose=True")
-    q = face.quality
-    occlusion = q.get("occlusion") or {}
-    width, height = image_size
-    visible = face.box.clipped(width, height)
+    quality = face.quality or {}
+    occlusion = quality.get("occlusion") if isinstance(quality.get("occlusion"), dict) else {}
+    box = face.box.clipped(*image_size)
     failed = {
-        "EXTREME_POSE": abs(face.pose.yaw) > t.max_yaw or abs(face.pose.pitch) > t.max_pitch,
-        "LOW_BRIGHTNESS": float(q["brightness"]) < t.min_brightness,
-        "LOW_SHARPNESS": float(q["sharpness"]) < t.min_sharpness,
-        "LOW_CONFIDENCE": face.confidence < t.min_confidence,
-        "SMALL_BOUNDING_BOX": min(visible.width, visible.height) < t.min_box_side,
-        "LOW_FACE_QUALITY": float(q["integrity"]) < t.min_integrity
-        or float(occlusion.get("total", 1.0)) < t.min_occlusion_total,
+        "EXTREME_POSE": face.pose is not None
+        and (abs(face.pose.yaw) > bar.max_abs_yaw or abs(face.pose.pitch) > bar.max_abs_pitch),
+        "LOW_BRIGHTNESS": "brightness" in quality and float(quality["brightness"]) < bar.min_brightness,
+        "LOW_SHARPNESS": "sharpness" in quality and float(quality["sharpness"]) < bar.min_sharpness,
+        "LOW_CONFIDENCE": face.confidence < bar.min_confidence,
+        "SMALL_BOUNDING_BOX": min(box.width, box.height) < bar.min_box_side,
+        "LOW_FACE_QUALITY": ("integrity" in quality and float(quality["integrity"]) < bar.min_integrity)
+        or ("total" in occlusion and float(occlusion["total"]) < bar.min_occlusion_total),
     }
     return [reason for reason in REASONS if failed[reason]]
