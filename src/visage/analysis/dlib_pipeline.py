@@ -25,7 +25,7 @@ import numpy as np
 
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.analysis.pose import pose_from_dlib68
-from visage.analysis.quality import FaceInput, Timer, assess_faces
+from visage.analysis.quality import QUALITY_METHODS, FaceInput, Timer, assess_faces
 from visage.config import Settings
 from visage.models.fetch import ensure_models
 from visage.models.registry import MODELS
@@ -89,7 +89,9 @@ class DlibPipeline:
         return embedder
 
     def models(self) -> list[str]:
-        return ["dlib_hog_frontal", "dlib_shape_predictor_68", "dlib_shape_predictor_5", EMBEDDER_MODEL]
+        # Quality is not a model: QUALITY_METHODS names the landmark/pixel methods (docs/quality.md).
+        return ["dlib_hog_frontal", "dlib_shape_predictor_68", "dlib_shape_predictor_5", EMBEDDER_MODEL,
+                QUALITY_METHODS]
 
     def detect(self, image: np.ndarray) -> list[tuple[dlib.rectangle, float]]:
         """Face rectangles in full-resolution pixels with HOG margins, largest first."""

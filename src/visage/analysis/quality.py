@@ -32,6 +32,8 @@ from visage.analysis.occlusion import occlusion_scores
 from visage.analysis.regions import FaceRegions, regions_from_landmarks
 from visage.types import Box, Landmarks, Pose
 
+# The name responses list among their models for the quality fields: methods, not a trained model.
+QUALITY_METHODS = "visage_quality_v1"
 SHARPNESS_SCALE = 40.0  # Laplacian std (grey levels) that maps to sharpness 63.2 (= 100 * (1 - 1/e))
 
 
