@@ -211,6 +211,32 @@ def main() -> None:
         n = len(faces)
         print(f"| {part} | " + " | ".join(f"{hits[k]}/{n}" for k in (*kinds, "grey_jpeg")) + f" | {collateral} |")
 
+    print("\nGrey-scale copies of the photos (the chroma cue is void): parts scored below the threshold")
+    print("\n| part | clean grey-scale | grey patch | black patch | own cheek copied |")
+    print("|---|---|---|---|---|")
+    for part in OCCLUSION_PARTS:
+        row = dict.fromkeys(("clean", "grey", "black", "own_cheek"), 0)
+        for _, image, face, _ in faces:
+            mono = np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+            regions = regions_from_landmarks(face.landmarks)
+            poly = regions.parts[part]
+            (x0, y0), (x1, y1) = np.floor(poly.min(0)).astype(int), np.ceil(poly.max(0)).astype(int)
+            x0, y0 = max(x0, 0), max(y0, 0)
+            cb = np.vstack([regions.parts["left_cheek"], regions.parts["right_cheek"]])
+            (a0, b0), (a1, b1) = np.floor(cb.min(0)).astype(int), np.ceil(cb.max(0)).astype(int)
+            for kind in row:
+                patched = mono.copy()
+                region = patched[y0:y1 + 1, x0:x1 + 1]
+                if kind == "grey":
+                    region[...] = 128
+                elif kind == "black":
+                    region[...] = 0
+                elif kind == "own_cheek":
+                    tile = mono[max(b0, 0):b1 + 1, max(a0, 0):a1 + 1]
+                    region[...] = cv2.resize(tile, (region.shape[1], region.shape[0]), interpolation=cv2.INTER_AREA)
+                row[kind] += measure(patched, face)["occlusion"][part] < OCCLUDED_BELOW
+        print(f"| {part} | " + " | ".join(f"{v}/{len(faces)}" for v in row.values()) + " |")
+
     print("\n## Landmark ratios on the fixtures (all eyes open, mouths closed or smiling, by inspection)\n")
     ears = [f.quality[k] for _, _, f, _ in faces for k in ("left_eye_aspect_ratio", "right_eye_aspect_ratio")]
     print(f"- eye aspect ratio: {fmt(ears)}")

@@ -164,3 +164,32 @@ def test_icao_eyes_distance_and_rotation(obama) -> None:
     assert icao["eyes_distance"] > 90 and icao["is_eyes_distance_acceptable"] is True
     angles = (face.pose.yaw, face.pose.pitch, face.pose.roll)
     assert abs(icao["max_rotation_deviation"]) == pytest.approx(max(abs(a) for a in angles), abs=0.01)
+
+
+def _all_finite(value) -> bool:
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    return _finite(value)
+
+
+def test_faces_larger_than_the_image_and_outside_it(obama) -> None:
+    """A tight crop (face past every border) and landmarks wholly outside: finite, low, no error."""
+    from visage.types import Box, Landmarks
+
+    image, face = obama
+    crop = np.ascontiguousarray(image[250:380, 420:580])
+    shifted = FaceInput(Box(face.box.left - 420, face.box.top - 250, face.box.width, face.box.height),
+                        Landmarks("dlib68", face.landmarks.points - np.array([420, 250], np.float32)), face.pose)
+    q = assess_faces(crop, [shifted], icao=True)[0]
+    assert _all_finite(q) and q["integrity"] < 0.5 and q["completeness"] == 0
+    assert q["icao"]["margin_outer_deviation"] > 0
+    away = FaceInput(Box(-500, -500, 100, 100), Landmarks("dlib68", face.landmarks.points - 2000), face.pose)
+    q = assess_faces(image, [away], icao=True)[0]
+    assert _all_finite(q) and q["integrity"] == 0.0 and q["occlusion"]["total"] == 0.0
+
+
+def test_grey_scale_photo_has_no_false_occlusion(obama) -> None:
+    image, face = obama
+    mono = np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    occ = _quality_of(mono, face)["occlusion"]
+    assert min(occ.values()) > 0.7
