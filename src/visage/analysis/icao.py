@@ -31,7 +31,7 @@ THRESHOLDS: dict[str, float] = {
     "illumination_min": 0.7,  # darker / brighter face half mean luma
     "flare_max_fraction": 0.01,  # share of face pixels with luma >= flare_luma
     "flare_luma": 250.0,
-    "eye_open_ear_min": 0.15,  # eye aspect ratio; open fixture eyes measured 0.13-0.42, see docs
+    "eye_open_ear_min": 0.15,  # eye aspect ratio; open fixture eyes measured 0.175-0.415, see docs
     "eye_open_ear_full": 0.3,  # EAR at which the openness score reaches 1
     "yaw_max": 10.0,  # degrees; ISO/IEC 19794-5 asks 5, see docs/quality.md for why wider
     "pitch_max": 15.0,
