@@ -193,3 +193,22 @@ def test_grey_scale_photo_has_no_false_occlusion(obama) -> None:
     mono = np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
     occ = _quality_of(mono, face)["occlusion"]
     assert min(occ.values()) > 0.7
+
+
+# Seed 003, quality-assessment-estimator v2 response fields.
+THREEDIVI_V2 = {
+    "total_score", "is_sharp", "sharpness_score", "is_evenly_illuminated", "illumination_score", "no_flare",
+    "is_left_eye_opened", "left_eye_openness_score", "is_right_eye_opened", "right_eye_openness_score",
+    "is_background_uniform", "background_uniformity_score", "is_dynamic_range_acceptable", "dynamic_range_score",
+    "is_eyes_distance_acceptable", "eyes_distance", "is_not_noisy", "noise_score", "is_margins_acceptable",
+    "margin_inner_deviation", "margin_outer_deviation", "is_neutral_emotion", "neutral_emotion_score",
+    "not_masked", "not_masked_score", "has_watermark", "watermark_score", "is_rotation_acceptable",
+    "max_rotation_deviation",
+}
+
+
+def test_icao_fields_are_seed_003s_minus_the_unsupported(obama) -> None:
+    image, face = obama
+    icao = assess_faces(image, [FaceInput(face.box, face.landmarks, face.pose)], icao=True)[0]["icao"]
+    assert set(icao) - {"unsupported"} == THREEDIVI_V2 - set(UNSUPPORTED)
+    assert set(UNSUPPORTED) <= THREEDIVI_V2
