@@ -34,3 +34,14 @@ def portrait(faces_dir) -> bytes:
 @pytest.fixture(scope="session")
 def two_people(faces_dir) -> bytes:
     return (faces_dir / "two_people.jpg").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def dlib_client(engine, tmp_path_factory):
+    """The dlib pipeline (68 points; the one that measures ICAO-style quality today)."""
+    from visage.api.app import create_app
+    from visage.config import Settings
+
+    home = tmp_path_factory.mktemp("vh3divi-dlib")
+    with TestClient(create_app(Settings(pipeline="dlib", home=home), engine), raise_server_exceptions=False) as c:
+        yield c

@@ -51,6 +51,7 @@ from visage.errors import (
 from visage.types import Face, ImageAnalysis, Template
 
 DIALECT = "threedivi"
+FITTER_KEYS = frozenset({"fitter", "angles", "keypoints", "pose"})
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ def face_fields(face: Face, block: Block, analysis: ImageAnalysis, version: Vers
     if "quality" in block.outputs:
         fields = mapping.quality_fields(face, version)
         if fields is None:
-            raise NotAvailableError(f"{block.name}: this pipeline produced no ICAO-style quality for the face")
+            raise NotAvailableError(f"{block.name} is not available on this server: its pipeline produces no "
+                                    "ICAO-style quality (the 'dlib' pipeline does; see docs/threedivi.md)")
         out.update(fields)
     for name in ("liveness", "age", "gender", "emotion", "mask"):
         if name in block.outputs:
@@ -210,7 +212,9 @@ class Runner:
             if j is None:
                 raise NoFaceError(f"objects[{i}]: no face found at its bbox (box overlap with every detected face "
                                   f"is below {mapping.MATCH_IOU})")
-            out_objects[i].update(face_fields(analysis.faces[j], block, analysis, version, key))
+            fields = face_fields(analysis.faces[j], block, analysis, version, key)
+            # Keypoints and angles the client sent (from its fitter) are kept, not replaced by ours.
+            out_objects[i].update({k: v for k, v in fields.items() if not (k in FITTER_KEYS and k in objects[i])})
         return {**sample, "objects": out_objects}
 
     def templates_of(self, objects: list[dict[str, Any]], version: Version) -> list[tuple[int, Template]]:
@@ -229,7 +233,7 @@ class Runner:
         (_, a), (_, b) = found
         a.check_compatible(b)
         cosine = a.cosine(b)
-        distance = max(0.0, 1.0 - cosine)
+        distance = round(max(0.0, 1.0 - cosine), 6)  # the rates are read at the distance the client sees
         fa_r, fr_r = get_roc(a.model).rates(distance)
         score = get_calibration(a.model).similarity(cosine)
         return {**sample, "verification": {"distance": round(distance, 6), "fa_r": round(fa_r, 6),
@@ -277,7 +281,7 @@ class Runner:
             min_cos = -1.0 if threshold <= 0.0 else calibration.cosine_at(threshold)
             hits = []
             for hit in store.search(collection_id, t, knn, min_cos):
-                distance = max(0.0, 1.0 - hit.cosine)
+                distance = round(max(0.0, 1.0 - hit.cosine), 6)
                 fa_r, fr_r = roc.rates(distance)
                 hits.append({"face_id": hit.face.face_id, "image_id": hit.face.image_id,
                              "external_image_id": hit.face.external_image_id, "user_id": hit.face.user_id,
