@@ -188,7 +188,8 @@ def attribute_fields(name: str, face: Face, version: Version, block: str) -> dic
     attrs = face.attributes or {}
     value = attrs.get(name)
     if not isinstance(value, dict):
-        raise NotAvailableError(f"{block}: this pipeline produced no {name} for the face")
+        raise NotAvailableError(f"{block} is not available on this server: its pipeline produces no {name} "
+                                "(attributes need the 'fast' pipeline; see docs/threedivi.md)")
     if name == "age":
         # The seed's age is a string of whole years; visage's is the expected age of the model's bins.
         return {"age": str(round(float(value["value"])))}

@@ -157,16 +157,19 @@ class Runner:
         self.state = state
         self.settings = settings
 
+    def check_pixels(self, pixels: Any) -> None:
+        h, w = pixels.shape[:2]
+        if w * h > self.settings.max_image_pixels:
+            raise ImageTooManyPixelsError(f"image is {w}x{h} = {w * h} pixels; the limit is "
+                                          f"{self.settings.max_image_pixels}")
+        if min(w, h) < self.settings.min_image_side:
+            raise ImageTooSmallError(f"image is {w}x{h}; the shorter side must be at least "
+                                     f"{self.settings.min_image_side} pixels")
+
     async def analyze(self, image: WireImage, options: AnalyzeOptions) -> ImageAnalysis:
         engine = self.state.engine
         if image.pixels is not None:
-            h, w = image.pixels.shape[:2]
-            if w * h > self.settings.max_image_pixels:
-                raise ImageTooManyPixelsError(f"image is {w}x{h} = {w * h} pixels; the limit is "
-                                              f"{self.settings.max_image_pixels}")
-            if min(w, h) < self.settings.min_image_side:
-                raise ImageTooSmallError(f"image is {w}x{h}; the shorter side must be at least "
-                                         f"{self.settings.min_image_side} pixels")
+            self.check_pixels(image.pixels)
             return await self.state.infer(engine.analyze, image.pixels, options)
         if not image.encoded:
             raise EmptyImageError("image is empty (0 bytes)")
