@@ -83,3 +83,20 @@ def test_max_faces_and_options(fast) -> None:
     assert len(res.faces) == 2
     assert all(f.landmarks is None and f.template is None and f.pose is None for f in res.faces)
     assert "embed" not in res.timings_ms
+
+
+def test_commercial_embedder_dlib_on_mesh_points() -> None:
+    """VISAGE_FAST_EMBEDDER=dlib: dlib's CC0 ResNet on mesh points, in dlib_resnet_v1's space."""
+    if not FACES.is_dir():
+        pytest.skip(f"fixtures not found at {FACES}")
+    from visage.analysis.fast_pipeline import FastConfig, FastPipeline
+
+    pipe = FastPipeline.from_settings(Settings(), FastConfig(embedder="dlib"))
+    assert pipe.embedder_model == "dlib_resnet_v1" and pipe.embedder_dim == 128
+    assert "dlib_resnet_v1" in pipe.models()
+    people = sorted(p for p in (FACES / "people").glob("*/*") if p.is_file())
+    temps = [(p.parent.name, max(analyze(pipe, p).faces, key=lambda f: f.box.area).template) for p in people]
+    threshold = get_calibration("dlib_resnet_v1").cosine_threshold
+    wrong = [(wa, wb) for (wa, ta), (wb, tb) in itertools.combinations(temps, 2)
+             if (ta.cosine(tb) >= threshold) != (wa == wb)]
+    assert not wrong, wrong

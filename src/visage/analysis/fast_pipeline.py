@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from visage.analysis.blazeface import BlazeFace, Detection, weighted_nms
+from visage.analysis.embedder_dlib import DlibMeshEmbedder
 from visage.analysis.embedder_zoo import EMBEDDERS, ZooEmbedder
 from visage.analysis.facemesh import FaceMesh, Iris, MeshResult, roi_from_mesh, roi_from_points
 from visage.analysis.pipeline import AnalyzeOptions
@@ -59,7 +60,7 @@ class FastPipeline:
     short: BlazeFace
     full: BlazeFace
     mesh: FaceMesh
-    embedder: ZooEmbedder
+    embedder: ZooEmbedder | DlibMeshEmbedder
     iris: Iris | None = None
     config: FastConfig = field(default_factory=FastConfig)
     name: str = "fast"
@@ -73,12 +74,20 @@ class FastPipeline:
         def load(name: str):
             return load_zoo_model(name, md, th)
 
-        emb_cfg = EMBEDDERS[config.embedder]
+        if config.embedder == "dlib":
+            from visage.models.fetch import ensure_models
+            from visage.models.registry import MODELS
+
+            path = ensure_models([MODELS["dlib_resnet_v1"]], md)["dlib_resnet_v1"]
+            embedder = DlibMeshEmbedder(path)
+        else:
+            emb_cfg = EMBEDDERS[config.embedder]
+            embedder = ZooEmbedder(load(emb_cfg.model), emb_cfg)
         return cls(
             short=BlazeFace(load("facemesh-detection-short")),
             full=BlazeFace(load("facemesh-detection-full")),
             mesh=FaceMesh(load("facemesh")),
-            embedder=ZooEmbedder(load(emb_cfg.model), emb_cfg),
+            embedder=embedder,
             iris=Iris(load("iris")) if config.iris else None,
             config=config,
         )
@@ -93,7 +102,7 @@ class FastPipeline:
 
     def models(self) -> list[str]:
         names = ["human-facemesh-detection-short", "human-facemesh-detection-full", "human-facemesh",
-                 self.embedder.model.spec.name]
+                 *self.embedder.model_names]
         if self.iris is not None:
             names.append("human-iris")
         return names
