@@ -100,3 +100,14 @@ def test_commercial_embedder_dlib_on_mesh_points() -> None:
     wrong = [(wa, wb) for (wa, ta), (wb, tb) in itertools.combinations(temps, 2)
              if (ta.cosine(tb) >= threshold) != (wa == wb)]
     assert not wrong, wrong
+
+
+@pytest.mark.parametrize("name", photos() if FACES.is_dir() else [])
+def test_roll_follows_the_eye_line(fast, name: str) -> None:
+    """Regression: the pose fit once returned the mirrored solution (roll ~180) for upright faces."""
+    import math
+
+    for face in analyze(fast, FACES / name).faces:
+        pts = face.landmarks.points
+        eye_line = math.degrees(math.atan2(pts[263, 1] - pts[33, 1], pts[263, 0] - pts[33, 0]))
+        assert abs(face.pose.roll - eye_line) < 10, (face.pose, eye_line)
