@@ -104,10 +104,13 @@ def test_commercial_embedder_dlib_on_mesh_points() -> None:
 
 @pytest.mark.parametrize("name", photos() if FACES.is_dir() else [])
 def test_roll_follows_the_eye_line(fast, name: str) -> None:
-    """Regression: the pose fit once returned the mirrored solution (roll ~180) for upright faces."""
+    """Regression: the pose fit once returned the mirrored solution (roll ~180) for upright faces.
+
+    Roll is not exactly the image-plane eye line for strongly turned heads (Euler angles couple: the
+    girl in obama_and_biden at yaw -60 differs by 17 degrees), hence the loose bound."""
     import math
 
     for face in analyze(fast, FACES / name).faces:
         pts = face.landmarks.points
         eye_line = math.degrees(math.atan2(pts[263, 1] - pts[33, 1], pts[263, 0] - pts[33, 0]))
-        assert abs(face.pose.roll - eye_line) < 10, (face.pose, eye_line)
+        assert abs(face.pose.roll - eye_line) < 25, (face.pose, eye_line)
