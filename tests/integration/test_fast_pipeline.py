@@ -114,3 +114,22 @@ def test_roll_follows_the_eye_line(fast, name: str) -> None:
         pts = face.landmarks.points
         eye_line = math.degrees(math.atan2(pts[263, 1] - pts[33, 1], pts[263, 0] - pts[33, 0]))
         assert abs(face.pose.roll - eye_line) < 25, (face.pose, eye_line)
+
+
+# Who is in each scene (None: a person not in people/); compared as multisets, since the fast
+# pipeline's mesh boxes order faces of similar size differently from dlib's boxes.
+SCENES = {"scenes/alex_lacamoire1.jpg": ["alex_lacamoire"], "scenes/johnsnow_test1.jpg": ["kit_harington"],
+          "scenes/kit_with_rose.jpg": ["kit_harington", "rose_leslie"], "scenes/obama1.jpg": ["obama"],
+          "scenes/obama_and_biden.jpg": ["obama", "biden", None], "two_people.jpg": ["biden", "obama"]}
+
+
+def test_scene_faces_are_identified_1_to_n(fast) -> None:
+    gallery = [(p.parent.name, max(analyze(fast, p).faces, key=lambda f: f.box.area).template)
+               for p in sorted((FACES / "people").glob("*/*")) if p.is_file()]
+    threshold = get_calibration(fast.embedder_model).cosine_threshold
+    for scene, expected in SCENES.items():
+        got = []
+        for face in analyze(fast, FACES / scene).faces:
+            who, best = max(gallery, key=lambda g: face.template.cosine(g[1]))
+            got.append(who if face.template.cosine(best) >= threshold else None)
+        assert sorted(map(str, got)) == sorted(map(str, expected)), (scene, got)
