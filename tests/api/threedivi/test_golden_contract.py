@@ -65,11 +65,7 @@ def real_objects(client, version: str, image: bytes, keys: list[str], block: str
 
 
 @pytest.mark.parametrize("ex", GOLDEN, ids=[f"{e['block']}-{e['version']}" for e in GOLDEN])
-def test_seed_example(request, portrait, faces_dir, ex) -> None:
-    # ICAO-style quality is measured by the dlib pipeline (docs/quality.md); every other block runs on
-    # the server's default fast pipeline.
-    quality = ex["block"] == "quality-assessment-estimator"
-    client = request.getfixturevalue("dlib_client" if quality else "client")
+def test_seed_example(client, portrait, faces_dir, ex) -> None:
     block, version = BLOCKS[ex["block"]], ex["version"]
     sample, seed_response = example(ex["block"], version)["request"], ex["response"]
     image = (faces_dir / "scenes" / "kit_with_rose.jpg").read_bytes() if block.kind == "body" else portrait

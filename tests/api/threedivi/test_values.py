@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from threedivi_support import b64, put_image
@@ -151,13 +153,16 @@ def test_verify_matcher_process_image_takes_two_photos(client, faces_dir) -> Non
     assert r.json()["verification"]["score"] > 0.5 and len(r.json()["objects"]) == 2
 
 
+@pytest.mark.parametrize("pipeline", ["fast", "dlib"])
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_quality_maps_the_icao_block(dlib_client, engine, portrait, version) -> None:
+def test_quality_maps_the_icao_block(request, portrait, version, pipeline) -> None:
+    client = request.getfixturevalue("client" if pipeline == "fast" else "dlib_client")
+    engine = request.getfixturevalue("fast_engine" if pipeline == "fast" else "engine")
     truth = engine.analyze(portrait, AnalyzeOptions(quality=True, icao=True)).faces[0].quality["icao"]
     sample: dict = {}
     put_image(sample, version, portrait)
-    fitted = post(dlib_client, "face-detector-face-fitter", sample)
-    res = post(dlib_client, "quality-assessment-estimator", fitted)["objects"][0]
+    fitted = post(client, "face-detector-face-fitter", sample)
+    res = post(client, "quality-assessment-estimator", fitted)["objects"][0]
     got = res["quality"]["qaa"] if version == "v1" else res["quality"]
     for snake, camel in QAA_FIELDS.items():
         name = camel if version == "v1" else snake
@@ -166,10 +171,17 @@ def test_quality_maps_the_icao_block(dlib_client, engine, portrait, version) -> 
     # The client's fitter output is kept as sent.
     assert {k: res[k] for k in fitted["objects"][0]} == fitted["objects"][0]
     # Without objects the block detects first.
-    alone = post(dlib_client, "quality-assessment-estimator", sample)["objects"][0]
+    alone = post(client, "quality-assessment-estimator", sample)["objects"][0]
     assert alone["quality"] == res["quality"]
 
 
-def test_quality_on_the_fast_pipeline_is_not_available(client, portrait) -> None:
+def test_a_pipeline_without_quality_answers_501(client, fast_engine, portrait, monkeypatch) -> None:
+    real = fast_engine.analyze
+
+    def no_quality(image, options):
+        res = real(image, options)
+        return dataclasses.replace(res, faces=tuple(dataclasses.replace(f, quality=None) for f in res.faces))
+
+    monkeypatch.setattr(fast_engine, "analyze", no_quality)
     r = client.post("/quality-assessment-estimator/process/sample", json={"$image": b64(portrait)})
-    assert r.status_code == 501 and "ICAO" in r.json()["detail"]
+    assert r.status_code == 501 and "ICAO" in r.json()["detail"] and set(r.json()) == {"detail"}

@@ -143,7 +143,7 @@ def face_fields(face: Face, block: Block, analysis: ImageAnalysis, version: Vers
         fields = mapping.quality_fields(face, version)
         if fields is None:
             raise NotAvailableError(f"{block.name} is not available on this server: its pipeline produces no "
-                                    "ICAO-style quality (the 'dlib' pipeline does; see docs/threedivi.md)")
+                                    "ICAO-style quality (see docs/quality.md)")
         out.update(fields)
     for name in ("liveness", "age", "gender", "emotion", "mask"):
         if name in block.outputs:
