@@ -154,6 +154,13 @@ def test_prefix_and_no_collisions(fast_engine, portrait, tmp_path) -> None:
     assert not any(p.endswith("/process/sample") for p in off.openapi()["paths"])
 
 
+def test_wrong_method_and_unknown_block(client) -> None:
+    r = client.get("/face-detector/process/sample")
+    assert "POST" in detail(r, 405) and r.headers["allow"] == "POST"
+    assert "no processing block" in detail(client.post("/nose-estimator/process/sample", json={}), 404)
+    assert "process/sample" in detail(client.post("/face-detector/process/video", json={}), 404)
+
+
 def test_ndarray_image(client, portrait) -> None:
     rgb = Image.open(io.BytesIO(portrait)).convert("RGB")
     rgb = rgb.resize((rgb.width // 2, rgb.height // 2))

@@ -18,12 +18,20 @@ class NotAvailableError(VisageError):
     code = "not_available"
 
 
+class MethodNotAllowedError(VisageError):
+    """A block path asked with another method than POST."""
+
+    code = "method_not_allowed"
+
+
 def render_threedivi_error(request: Request, error: VisageError, status: int, request_id: str) -> Response:
     detail = error.message
     if error.code == "invalid_base64":
         detail = SEED_BASE64_DETAIL
     elif error.code == "not_available":
         status = 501
+    elif error.code == "method_not_allowed":
+        status = 405
     elif status >= 500 and error.code == "internal_error":
         detail = "internal error; see the server log (request id " + request_id + ")"
     headers: dict[str, str] = {}
@@ -31,4 +39,6 @@ def render_threedivi_error(request: Request, error: VisageError, status: int, re
         headers["Retry-After"] = "1"
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    if status == 405:
+        headers["Allow"] = "POST"
     return JSONResponse({"detail": detail}, status_code=status, headers=headers or None)

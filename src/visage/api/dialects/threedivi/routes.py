@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.api.body import media_type
 from visage.api.dialects.threedivi import mapping
-from visage.api.dialects.threedivi.errors import NotAvailableError
+from visage.api.dialects.threedivi.errors import MethodNotAllowedError, NotAvailableError
 from visage.api.dialects.threedivi.roc import get_roc
 from visage.api.dialects.threedivi.schemas import (
     Version,
@@ -46,6 +46,7 @@ from visage.errors import (
     ImageTooSmallError,
     InvalidParameterError,
     NoFaceError,
+    NotFoundError,
     TemplateMismatchError,
 )
 from visage.types import Face, ImageAnalysis, Template
@@ -419,6 +420,16 @@ def build_router(settings: Settings) -> APIRouter:
                                  "multipart/form-data": {"schema": {"type": "object", "properties": {
                                      "image": {"type": "string", "format": "binary"}}}},
                                  "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}})
+    async def other(block: str, form: str) -> JSONResponse:
+        if block in BLOCKS and form in ("sample", "image"):
+            raise MethodNotAllowedError(f"use POST on /{block}/process/{form}")
+        if block in BLOCKS:
+            raise NotFoundError(f"{block} has process/sample and process/image, not process/{form}")
+        raise NotFoundError(f"no processing block {block!r}; blocks: {', '.join(BLOCKS)}")
+
+    # Registered last: only what no block route matched lands here, so it answers in this dialect.
+    router.add_api_route("/{block}/process/{form}", other, include_in_schema=False,
+                         methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     return router
 
 
