@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from visage import __version__
 from visage.api.body import BodyLimitMiddleware
+from visage.api.dialects import rekognition
 from visage.api.errors import status_for
 from visage.api.inference import InferencePool
 from visage.api.metrics import Metrics
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(native_router)
+    rekognition.mount(app, settings)
     return app
 
 
