@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -30,11 +31,14 @@ def _read(path: str) -> bytes:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from visage import logs
     from visage.api.app import create_app
 
     settings = _settings(args)
     host, port = args.host or settings.host, args.port if args.port is not None else settings.port
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, access_log=False)
+    log_config = logs.configure(args.log_level)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, access_log=False,
+                log_config=log_config)
     return 0
 
 
@@ -107,6 +111,105 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _collections(args: argparse.Namespace):
+    from visage.collections import CollectionService
+    from visage.store import open_store
+
+    settings = _settings(args)
+    url = args.store or settings.resolved_store_url()
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    return CollectionService(_engine(args), open_store(url))
+
+
+def _store(args: argparse.Namespace):
+    from visage.store import open_store
+
+    url = args.store or _settings(args).resolved_store_url()
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    return open_store(url)
+
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"}
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Bulk enrolment: every image under DIR; external image id = path relative to DIR."""
+    from tqdm import tqdm
+
+    from visage.errors import AlreadyExistsError
+
+    root = Path(args.directory)
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    service = _collections(args)
+    try:
+        with contextlib.suppress(AlreadyExistsError):
+            service.create_collection(args.collection)
+        indexed = skipped = failed = 0
+        for path in tqdm(paths, desc=f"indexing into {args.collection}", unit="img", disable=args.quiet):
+            try:
+                result = service.index_faces(args.collection, path.read_bytes(),
+                                             external_image_id=str(path.relative_to(root)),
+                                             max_faces=args.max_faces, quality_filter=args.quality_filter)
+            except VisageError as exc:
+                failed += 1
+                tqdm.write(f"{path}: {exc.code}: {exc.message}", file=sys.stderr)
+                continue
+            indexed += len(result.indexed)
+            skipped += len(result.unindexed)
+        info = service.describe_collection(args.collection)
+        print(f"{len(paths)} images: {indexed} faces indexed, {skipped} not indexed, {failed} images failed; "
+              f"collection {info.collection_id} holds {info.face_count} faces")
+    finally:
+        service.store.close()
+    return 0 if failed == 0 else 1
+
+
+def cmd_collections(args: argparse.Namespace) -> int:
+    from visage.api.native.collections import collection_json, match_json
+
+    if args.action == "search":
+        service = _collections(args)
+        try:
+            _, results = service.search_by_image(args.collection, _read(args.image), max_faces=args.max_faces,
+                                                 threshold=args.threshold, all_faces=args.all_faces)
+            rows = [{"box": r.face.box.to_dict(), "matches": [match_json(m) for m in r.matches]} for r in results]
+        finally:
+            service.store.close()
+        print(json.dumps(rows, indent=2))
+        return 0
+    store = _store(args)
+    try:
+        if args.action == "list":
+            token, ids = None, []
+            while True:
+                page, token = store.list_collections(1000, token)
+                ids += page
+                if not token:
+                    break
+            print("\n".join(ids))
+        elif args.action == "create":
+            engine = _engine(args)
+            print(json.dumps(collection_json(store.create_collection(args.collection, engine.embedder_model,
+                                                                     engine.embedder_dim))))
+        elif args.action == "describe":
+            print(json.dumps(collection_json(store.describe_collection(args.collection))))
+        elif args.action == "delete":
+            store.delete_collection(args.collection)
+        elif args.action == "export":
+            with (open(args.file, "w") if args.file != "-" else sys.stdout) as fp:
+                count = store.export_collection(args.collection, fp)
+            print(f"exported {count} faces", file=sys.stderr)
+        elif args.action == "import":
+            with open(args.file) as fp:
+                info = store.import_collection(fp, args.collection)
+            print(json.dumps(collection_json(info)))
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     from visage.config import reference_markdown
 
@@ -149,13 +252,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
 
+    p = sub.add_parser("index", help="bulk-enrol every image under a directory into a collection")
+    p.add_argument("directory")
+    p.add_argument("--collection", required=True)
+    p.add_argument("--max-faces", type=int)
+    p.add_argument("--quality-filter", default="AUTO", choices=["NONE", "AUTO", "LOW", "MEDIUM", "HIGH"])
+    p.add_argument("--store", help="store URL (default VISAGE_STORE_URL or sqlite under VISAGE_HOME)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("collections", help="manage collections: list, create, describe, delete, export, import, search")
+    p.add_argument("action", choices=["list", "create", "describe", "delete", "export", "import", "search"])
+    p.add_argument("collection", nargs="?")
+    p.add_argument("--store", help="store URL (default VISAGE_STORE_URL or sqlite under VISAGE_HOME)")
+    p.add_argument("--file", default="-", help="export/import file ('-' = stdout for export)")
+    p.add_argument("--image", help="probe image for search")
+    p.add_argument("--max-faces", type=int, default=5)
+    p.add_argument("--threshold", type=float)
+    p.add_argument("--all-faces", action="store_true")
+    p.set_defaults(func=cmd_collections)
+
     p = sub.add_parser("config", help="print the configuration reference (markdown)")
     p.set_defaults(func=cmd_config)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    needs_collection = {"create", "describe", "delete", "export", "search"}
+    if args.command == "collections" and args.action in needs_collection and not args.collection:
+        parser.error(f"collections {args.action} needs a collection id")
+    if args.command == "collections" and args.action == "search" and not args.image:
+        parser.error("collections search needs --image")
     try:
         return args.func(args)
     except VisageError as exc:

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         None, description="Native API keys: 'key' (read) or 'key:admin', comma-separated; unset = open."
     )
 
+    api_keys_file: Path | None = Field(
+        None, description="File of native API keys, one 'key[:admin]' per line; re-read when it changes."
+    )
+
     # Rekognition dialect (POST / with X-Amz-Target): AWS Signature V4 against these keys.
     aws_keys: SecretStr | None = Field(
         None, description="Rekognition dialect access keys for SigV4: 'AKID:SECRET', comma-separated."

@@ -37,6 +37,10 @@ class Engine:
     def embedder_model(self) -> str:
         return self.pipeline.embedder_model
 
+    @property
+    def embedder_dim(self) -> int:
+        return self.pipeline.embedder_dim
+
     def decode(self, data: bytes) -> DecodedImage:
         """Decode image bytes under this engine's limits (domain errors on bad input)."""
         return load_image(data, self.limits)

@@ -54,6 +54,7 @@ class DlibPipeline:
     max_faces: int = 100
     name: str = "dlib"
     embedder_model: str = EMBEDDER_MODEL
+    embedder_dim: int = 128
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     @classmethod

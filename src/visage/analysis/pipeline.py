@@ -33,6 +33,7 @@ class Pipeline(Protocol):
 
     name: str
     embedder_model: str
+    embedder_dim: int
 
     def analyze(self, image: np.ndarray, options: AnalyzeOptions) -> ImageAnalysis: ...
 

@@ -8,7 +8,6 @@ traceback and answered with a generic 500: no traceback ever reaches a client.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -26,9 +25,11 @@ from visage.api.body import BodyLimitMiddleware
 from visage.api.dialects import rekognition
 from visage.api.errors import status_for
 from visage.api.inference import InferencePool
+from visage.api.keys import KeyRing
 from visage.api.metrics import Metrics
+from visage.api.native.collections import router as collections_router
 from visage.api.native.routes import router as native_router
-from visage.api.state import AppState, parse_api_keys
+from visage.api.state import AppState
 from visage.config import Settings, get_settings
 from visage.engine import Engine
 from visage.errors import InvalidParameterError, NotFoundError, VisageError
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         pool=InferencePool(settings.inference_workers, settings.max_queue, settings.request_timeout_s),
         metrics=Metrics(),
         engine_=engine,
-        api_keys=parse_api_keys(settings.api_keys),
+        api_keys=KeyRing(settings.api_keys, settings.api_keys_file),
     )
     if engine is not None:
         state.metrics.ready.set(1)
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if task is not None:
             await asyncio.wait([task], timeout=0)
         state.pool.shutdown()
+        state.close()
 
     app = FastAPI(title="visage", version=__version__, lifespan=lifespan,
                   description="Self-hosted face analysis. Native API; vendor dialects are mounted beside it.")
@@ -88,8 +90,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         state.metrics.requests.labels(route=path, method=request.method, status=str(response.status_code)).inc()
         state.metrics.latency.labels(route=path).observe(elapsed)
         response.headers["X-Request-Id"] = request_id
-        log.info(json.dumps({"event": "request", "request_id": request_id, "method": request.method,
-                             "route": path, "status": response.status_code, "ms": round(elapsed * 1000, 2)}))
+        log.info("request", extra={"request_id": request_id, "method": request.method, "route": path,
+                                   "status": response.status_code, "ms": round(elapsed * 1000, 2)})
         return response
 
     def render(request: Request, error: VisageError) -> Response:
@@ -119,7 +121,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, request.url.path,
+                      extra={"request_id": getattr(request.state, "request_id", None)})
         error = VisageError("internal error; see the server log")
         return render(request, error)
 
@@ -129,7 +132,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/readyz", tags=["ops"], summary="Readiness: models are loaded")
     async def readyz() -> Response:
-        if state.engine_ is None:
+        if state.engine_ is None or state.load_error is not None:
             return JSONResponse({"status": "loading" if state.load_error is None else "failed",
                                  "error": state.load_error}, status_code=503)
         return JSONResponse({"status": "ready", "pipeline": state.engine_.pipeline.name,
@@ -141,6 +144,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(native_router)
+    app.include_router(collections_router)
     rekognition.mount(app, settings)
     return app
 
@@ -148,5 +152,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 def _load_quietly(state: AppState) -> None:
     try:
         state.load_engine()
+        state.store  # noqa: B018 - open (and check) the store before declaring ready
     except Exception:
         log.exception("model loading failed")

@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import hmac
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from starlette.requests import Request
 
 from visage.api.inference import InferencePool
+from visage.api.keys import KeyRing
 from visage.api.metrics import Metrics
+from visage.collections import CollectionService
 from visage.config import Settings
 from visage.engine import Engine
 from visage.errors import ForbiddenError, ModelUnavailableError, UnauthorizedError
+from visage.store import TemplateStore, open_store
 from visage.types import ImageAnalysis
 
 T = TypeVar("T")
-
-
-def parse_api_keys(spec: str | None) -> dict[str, str]:
-    """``'k1:admin,k2'`` -> ``{'k1': 'admin', 'k2': 'read'}`` (a bare key is read-only)."""
-    keys: dict[str, str] = {}
-    for item in (spec or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        key, _, role = item.partition(":")
-        keys[key] = role or "read"
-    return keys
 
 
 @dataclass
@@ -38,14 +30,38 @@ class AppState:
     pool: InferencePool
     metrics: Metrics
     engine_: Engine | None = None
-    api_keys: dict[str, str] = field(default_factory=dict)
+    api_keys: KeyRing = field(default_factory=KeyRing)
     load_error: str | None = None
+    store_: TemplateStore | None = None
+    _collections: CollectionService | None = None
+    _store_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def engine(self) -> Engine:
         if self.engine_ is None:
             raise ModelUnavailableError(self.load_error or "models are still loading; retry shortly")
         return self.engine_
+
+    @property
+    def store(self) -> TemplateStore:
+        """The template store the settings name, opened on first use (replicas share PostgreSQL)."""
+        with self._store_lock:
+            if self.store_ is None:
+                url = self.settings.resolved_store_url()
+                if url.startswith("sqlite:///"):
+                    Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+                self.store_ = open_store(url)
+            return self.store_
+
+    @property
+    def collections(self) -> CollectionService:
+        if self._collections is None:
+            self._collections = CollectionService(self.engine, self.store)
+        return self._collections
+
+    def close(self) -> None:
+        if self.store_ is not None:
+            self.store_.close()
 
     def load_engine(self) -> None:
         start = time.perf_counter()
@@ -85,12 +101,12 @@ def require_key(role: str) -> Callable[[Request], None]:
 
     def check(request: Request) -> None:
         keys = get_state(request).api_keys
-        if not keys:
+        if not keys.enabled:
             return
         presented = _presented_key(request)
         if presented is None:
             raise UnauthorizedError("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key'")
-        granted = next((r for k, r in keys.items() if hmac.compare_digest(k.encode(), presented.encode())), None)
+        granted = keys.role_of(presented)
         if granted is None:
             raise UnauthorizedError("unknown API key")
         if role == "admin" and granted != "admin":

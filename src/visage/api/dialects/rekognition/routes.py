@@ -18,10 +18,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from visage.analysis.pipeline import AnalyzeOptions
+from visage.analysis.quality_filter import quality_filter_reasons
 from visage.api.dialects.rekognition import mapping
 from visage.api.dialects.rekognition.errors import CONTENT_TYPE, RekognitionError, invalid_parameter
 from visage.api.dialects.rekognition.protocol import TARGET_PREFIX, validate_request
-from visage.api.dialects.rekognition.quality import quality_reasons
 from visage.api.dialects.rekognition.s3 import S3Reader
 from visage.api.dialects.rekognition.sigv4 import KeyRing, SignedRequest, verify
 from visage.api.state import AppState, get_state
@@ -170,8 +170,9 @@ async def detect_faces(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     return {"FaceDetails": [mapping.face_detail(f, result.width, result.height, wanted) for f in result.faces]}
 
 
-def _passing(faces: tuple[Face, ...], level: str | None) -> list[Face]:
-    return [f for f in faces if not quality_reasons(f, level)]
+def _passing(analysis: ImageAnalysis, level: str) -> list[Face]:
+    size = (analysis.width, analysis.height)
+    return [f for f in analysis.faces if not quality_filter_reasons(f, size, level)]
 
 
 @operation("CompareFaces")
@@ -182,14 +183,14 @@ async def compare_faces(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     level = p.get("QualityFilter", "NONE")
     options = AnalyzeOptions(landmarks=True, pose=True, templates=True)
     source = await call.analyze(source_bytes, options)
-    candidates = _passing(source.faces, level)
+    candidates = _passing(source, level)
     if not candidates:
         which = "no face" if not source.faces else f"no face that passes QualityFilter {level}"
         raise invalid_parameter(f"There are no faces in the source image that can be compared ({which} found)")
     src = max(candidates, key=lambda f: f.box.area)
     target = await call.analyze(target_bytes, options)
     matches, unmatched = [], []
-    for face in _passing(target.faces, level):
+    for face in _passing(target, level):
         if face.template is None or src.template is None:
             continue
         similarity = call.engine.compare(src.template, face.template).similarity * 100.0
