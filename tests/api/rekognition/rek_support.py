@@ -91,7 +91,9 @@ def check_shape(shape_name: str, value: Any, path: str = "$") -> None:
         assert isinstance(value, list), f"{path}: expected a list"
         for i, item in enumerate(value):
             check_shape(shape["member"]["shape"], item, f"{path}[{i}]")
-        _bounds(shape, len(value), path)
+        # A list's ``min`` is an input constraint (FaceIdList is min 1 in requests); a response may
+        # carry an empty list (DeleteFaces that deleted nothing), so only ``max`` binds here.
+        _bounds({k: v for k, v in shape.items() if k != "min"}, len(value), path)
     elif kind == "map":
         assert isinstance(value, dict), f"{path}: expected a map"
         for k, v in value.items():

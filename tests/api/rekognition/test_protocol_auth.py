@@ -145,7 +145,7 @@ def test_keys_file_rotates_without_restart(tmp_path) -> None:
     path = tmp_path / "keys"
     path.write_text(f"{AKID} {SECRET}\n")
     ring = KeyRing(None, path)
-    assert verify(_signed(), ring) == AKID
+    assert verify(_signed(), ring).access_key == AKID
     path.write_text(f"{AKID} rotated-secret\n")
     import os
 
@@ -153,7 +153,7 @@ def test_keys_file_rotates_without_restart(tmp_path) -> None:
     with pytest.raises(VisageError) as err:
         verify(_signed(), ring)
     assert err.value.aws_type == "InvalidSignatureException"
-    assert verify(_signed(secret="rotated-secret"), ring) == AKID
+    assert verify(_signed(secret="rotated-secret"), ring).access_key == AKID
     path.unlink()
     assert ring.empty()
 

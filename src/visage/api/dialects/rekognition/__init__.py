@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from visage.api.dialects.rekognition import collection_ops  # noqa: F401  (registers the operations)
 from visage.api.dialects.rekognition.errors import render_error
 from visage.api.dialects.rekognition.routes import RekognitionState, router
 from visage.config import Settings

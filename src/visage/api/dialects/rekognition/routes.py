@@ -110,7 +110,8 @@ def _authenticate(request: Request, rek: RekognitionState, body: bytes) -> None:
         headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
         body=body,
     )
-    request.state.aws_access_key = verify(signed, rek.keys)
+    identity = verify(signed, rek.keys)
+    request.state.aws_access_key, request.state.aws_region = identity.access_key, identity.region
 
 
 def _operation_name(request: Request) -> str:

@@ -194,8 +194,16 @@ def signature(secret: str, date: str, region: str, service: str, string_to_sign:
     return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def verify(req: SignedRequest, keys: KeyRing, now: datetime | None = None) -> str:
-    """Check the request's SigV4 signature; return the access key id, or raise AWS's error."""
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who signed a verified request, and for which region."""
+
+    access_key: str
+    region: str
+
+
+def verify(req: SignedRequest, keys: KeyRing, now: datetime | None = None) -> Identity:
+    """Check the request's SigV4 signature; return the signer, or raise AWS's error."""
     headers = _header_map(req.headers)
     authorization = headers.get("authorization", [None])[0]
     if not authorization:
@@ -247,4 +255,4 @@ def verify(req: SignedRequest, keys: KeyRing, now: datetime | None = None) -> st
             "The request signature we calculated does not match the signature you provided. "
             "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
         )
-    return access_key
+    return Identity(access_key, region)
