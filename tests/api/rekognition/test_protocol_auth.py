@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from unittest import mock
 
 import httpx
@@ -165,3 +166,33 @@ def test_verify_refuses_content_hash_mismatch() -> None:
     with pytest.raises(VisageError) as err:
         verify(SignedRequest(req.method, req.raw_path, req.query_string, headers, req.body), ring)
     assert err.value.aws_type == "InvalidSignatureException"
+
+
+def test_request_body_limit_and_throttling(engine, tmp_path, faces_dir) -> None:
+    settings = Settings(home=tmp_path, store_url=f"sqlite:///{tmp_path / 'c.db'}", aws_keys=f"{AKID}:{SECRET}",
+                        max_request_bytes=400_000, inference_workers=1, max_queue=0)
+    big = (faces_dir / "obama-1080p.jpg").read_bytes()
+    assert len(big) * 4 / 3 > 400_000
+    small = (faces_dir / "obama-480p.jpg").read_bytes()
+    with serve(create_app(settings, engine)) as url:
+        rek = client(url)
+        with pytest.raises(rek.exceptions.ImageTooLargeException):
+            rek.detect_faces(Image={"Bytes": big})
+
+        clients = [client(url) for _ in range(6)]
+        start = threading.Barrier(6)
+
+        def one(i: int) -> str:
+            start.wait()
+            try:
+                clients[i].detect_faces(Image={"Bytes": small})
+                return "ok"
+            except ClientError as exc:
+                return exc.response["Error"]["Code"]
+
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(6) as pool:
+            outcomes = list(pool.map(one, range(6)))
+        assert "ok" in outcomes and "ThrottlingException" in outcomes, outcomes
+        assert set(outcomes) <= {"ok", "ThrottlingException"}

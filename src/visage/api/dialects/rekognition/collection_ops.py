@@ -8,9 +8,7 @@ Blocking store and engine work runs on the inference pool, never on the event lo
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -90,31 +88,6 @@ async def _listing(call: Call, fn: Callable[[], Any], next_token: str | None) ->
         if next_token is not None and "token" in exc.message:
             raise RekognitionError("InvalidPaginationTokenException", "Invalid pagination token") from None
         raise
-
-
-class IdempotencyMemory:
-    """ClientRequestToken replay for CreateUser/DeleteUser: the same token returns the same success
-    (boto3 fills the token in; a retry after a lost response must not turn into an error).
-    Kept per process and bounded."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self._seen: OrderedDict[tuple[str, str, str, str], None] = OrderedDict()
-        self._lock = threading.Lock()
-        self._size = size
-
-    def remember(self, *key: str) -> None:
-        with self._lock:
-            self._seen[key] = None
-            self._seen.move_to_end(key)
-            while len(self._seen) > self._size:
-                self._seen.popitem(last=False)
-
-    def seen(self, *key: str) -> bool:
-        with self._lock:
-            return key in self._seen
-
-
-_TOKENS = IdempotencyMemory()
 
 
 # ------------------------------------------------------------------------------- collections
@@ -292,11 +265,11 @@ async def create_user(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     try:
         await _run(call, _service(call).create_user, cid, uid)
     except AlreadyExistsError:
-        if token and _TOKENS.seen("CreateUser", cid, uid, token):
+        if token and call.rek.tokens.seen("CreateUser", cid, uid, token):
             return {}
         raise
     if token:
-        _TOKENS.remember("CreateUser", cid, uid, token)
+        call.rek.tokens.remember("CreateUser", cid, uid, token)
     return {}
 
 
@@ -306,11 +279,11 @@ async def delete_user(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     try:
         await _run(call, _service(call).delete_user, cid, uid)
     except NotFoundError:
-        if token and _TOKENS.seen("DeleteUser", cid, uid, token):
+        if token and call.rek.tokens.seen("DeleteUser", cid, uid, token):
             return {}
         raise
     if token:
-        _TOKENS.remember("DeleteUser", cid, uid, token)
+        call.rek.tokens.remember("DeleteUser", cid, uid, token)
     return {}
 
 

@@ -21,6 +21,7 @@ from visage.analysis.pipeline import AnalyzeOptions
 from visage.analysis.quality_filter import quality_filter_reasons
 from visage.api.dialects.rekognition import mapping
 from visage.api.dialects.rekognition.errors import CONTENT_TYPE, RekognitionError, invalid_parameter
+from visage.api.dialects.rekognition.idempotency import IdempotencyMemory
 from visage.api.dialects.rekognition.protocol import TARGET_PREFIX, validate_request
 from visage.api.dialects.rekognition.s3 import S3Reader
 from visage.api.dialects.rekognition.sigv4 import KeyRing, SignedRequest, verify
@@ -34,16 +35,17 @@ ACCEPTED_CONTENT_TYPES = ("application/x-amz-json-1.1", "application/x-amz-json-
 
 @dataclass
 class RekognitionState:
-    """Per-app state of the dialect: the key ring and the S3 reader."""
+    """Per-app state of the dialect: the key ring, the S3 reader, idempotency tokens seen."""
 
     settings: Settings
     keys: KeyRing
     s3: S3Reader
+    tokens: IdempotencyMemory
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RekognitionState:
         inline = settings.aws_keys.get_secret_value() if settings.aws_keys else None
-        return cls(settings, KeyRing(inline, settings.aws_keys_file), S3Reader(settings))
+        return cls(settings, KeyRing(inline, settings.aws_keys_file), S3Reader(settings), IdempotencyMemory())
 
 
 @dataclass
