@@ -1,0 +1,53 @@
+"""Request validation against the service model: any JSON ends in a clean value or
+InvalidParameterException/ImageTooLargeException, never another exception."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from visage.api.dialects.rekognition.errors import RekognitionError
+from visage.api.dialects.rekognition.protocol import input_shape, shapes, validate_request
+from visage.api.dialects.rekognition.routes import OPERATIONS
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def member_values(operation: str) -> st.SearchStrategy[dict]:
+    """Bodies that use the operation's real member names with arbitrary values (deeper coverage)."""
+    members = list(shapes()[input_shape(operation)]["members"])
+    good = {"Image": st.just({"Bytes": base64.b64encode(b"xyz").decode()}),
+            "CollectionId": st.sampled_from(["people", "bad id!", ""]),
+            "FaceIds": st.lists(st.uuids().map(str), max_size=3)}
+    values = {m: st.one_of(good.get(m, json_values), json_values) for m in members}
+    return st.fixed_dictionaries({}, optional=values)
+
+
+@FUZZ
+@given(operation=st.sampled_from(sorted(OPERATIONS)), data=st.data())
+def test_validation_raises_only_rekognition_errors(operation: str, data: st.DataObject) -> None:
+    body = data.draw(st.one_of(member_values(operation), st.dictionaries(st.text(max_size=10), json_values)))
+    try:
+        validate_request(operation, body)
+    except RekognitionError as exc:
+        assert exc.aws_type in ("InvalidParameterException", "ImageTooLargeException")
+        assert exc.message
+
+
+def test_validation_messages_name_the_member() -> None:
+    with pytest.raises(RekognitionError) as err:
+        validate_request("IndexFaces", {"CollectionId": "bad id!", "Image": {"Bytes": "eA=="}, "MaxFaces": 0})
+    message = err.value.message
+    assert message.startswith("2 validation errors detected")
+    assert "'collectionId'" in message and "'maxFaces'" in message
+    ok = validate_request("DetectFaces", {"Image": {"Bytes": base64.b64encode(b"abc").decode()}})
+    assert ok == {"Image": {"Bytes": b"abc"}}
