@@ -51,3 +51,43 @@ def test_validation_messages_name_the_member() -> None:
     assert "'collectionId'" in message and "'maxFaces'" in message
     ok = validate_request("DetectFaces", {"Image": {"Bytes": base64.b64encode(b"abc").decode()}})
     assert ok == {"Image": {"Bytes": b"abc"}}
+
+
+@pytest.mark.slow
+def test_fuzzed_operations_never_fail_the_server(engine, tmp_path) -> None:
+    """Generated bodies for every operation, through the app with auth off: each answer is a
+    result or a Rekognition error envelope, never a 5xx or a traceback."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from tests_support import flat_png
+    from visage.api.app import create_app
+    from visage.config import Settings
+
+    app = create_app(Settings(home=tmp_path, store_url=f"sqlite:///{tmp_path / 'f.db'}", rekognition_auth="off"),
+                     engine)
+    png = base64.b64encode(flat_png(64)).decode()
+    failures: list[str] = []
+    with TestClient(app) as http:
+        def call(op: str, body: dict) -> tuple[int, dict]:
+            r = http.post("/", content=json.dumps(body), headers={
+                "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"RekognitionService.{op}"})
+            return r.status_code, r.json()
+
+        assert call("CreateCollection", {"CollectionId": "people"})[0] == 200
+        assert call("CreateUser", {"CollectionId": "people", "UserId": "u1"})[0] == 200
+
+        @given(operation=st.sampled_from(sorted(OPERATIONS)), data=st.data())
+        @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), database=None,
+                  derandomize=True)
+        def run(operation: str, data: st.DataObject) -> None:
+            body = data.draw(member_values(operation))
+            if "Image" in body and data.draw(st.booleans()):
+                body["Image"] = {"Bytes": png}
+            status, out = call(operation, body)
+            if status >= 500 or (status != 200 and "__type" not in out):
+                failures.append(f"{operation} {body!r:.200}: {status} {out!r:.300}")
+
+        run()
+    assert not failures, "\n".join(failures[:10])

@@ -12,11 +12,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from visage.analysis.pipeline import AnalyzeOptions
 from visage.analysis.quality_filter import quality_filter_reasons
 from visage.api.dialects.rekognition import mapping
 from visage.api.dialects.rekognition.errors import RekognitionError, invalid_parameter
-from visage.api.dialects.rekognition.routes import Call, operation
+from visage.api.dialects.rekognition.routes import Call, analysis_options, operation
 from visage.collections import MAX_INDEX_FACES, CollectionService
 from visage.errors import AlreadyExistsError, InvalidParameterError, NoFaceError, NotFoundError
 from visage.store import AssociationResult, CollectionInfo, FaceRecord
@@ -407,7 +406,7 @@ async def search_users_by_image(call: Call, p: dict[str, Any]) -> dict[str, Any]
 
     def work() -> Any:
         service.describe_collection(cid)  # unknown collection: ResourceNotFoundException before any work
-        analysis = call.engine.analyze(data, AnalyzeOptions(landmarks=True, pose=True, templates=True))
+        analysis = call.engine.analyze(data, analysis_options(templates=True))
         if not analysis.faces:
             raise invalid_parameter("There are no faces in the image. Should be at least 1.")
         largest, others = analysis.faces[0], analysis.faces[1:]

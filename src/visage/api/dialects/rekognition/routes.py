@@ -8,6 +8,7 @@ Rekognition's envelope (``errors.render_error``) whatever raised them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -74,6 +75,13 @@ class Call:
     async def analyze(self, data: bytes, options: AnalyzeOptions) -> ImageAnalysis:
         engine = self.engine
         return await self.state.infer(engine.analyze, data, options)
+
+
+def analysis_options(templates: bool = False) -> AnalyzeOptions:
+    """What Rekognition's default FaceDetail needs: landmarks, pose, and face quality (Brightness,
+    Sharpness) wherever the pipeline offers it (``AnalyzeOptions.quality``, once that lands)."""
+    extra = {"quality": True} if "quality" in {f.name for f in dataclasses.fields(AnalyzeOptions)} else {}
+    return AnalyzeOptions(landmarks=True, pose=True, templates=templates, **extra)
 
 
 Handler = Callable[[Call, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -169,7 +177,7 @@ async def rekognition(request: Request, state: AppState = Depends(get_state)) ->
 async def detect_faces(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     data = await call.image_bytes(p["Image"], "Image")
     wanted = mapping.requested_fields(p.get("Attributes"))
-    result = await call.analyze(data, AnalyzeOptions(landmarks=True, pose=True, templates=False))
+    result = await call.analyze(data, analysis_options())
     return {"FaceDetails": [mapping.face_detail(f, result.width, result.height, wanted) for f in result.faces]}
 
 
@@ -184,7 +192,7 @@ async def compare_faces(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     target_bytes = await call.image_bytes(p["TargetImage"], "TargetImage")
     threshold = p.get("SimilarityThreshold", 80.0)
     level = p.get("QualityFilter", "NONE")
-    options = AnalyzeOptions(landmarks=True, pose=True, templates=True)
+    options = analysis_options(templates=True)
     source = await call.analyze(source_bytes, options)
     candidates = _passing(source, level)
     if not candidates:
