@@ -7,7 +7,7 @@ import os
 import pytest
 from rek_support import Wire, check_output, client
 
-from visage.analysis.pipeline import AnalyzeOptions
+from visage.api.dialects.rekognition.routes import analysis_options
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def test_detect_faces_all_attributes(rek, wire, faces_dir, engine) -> None:
     check_output("DetectFaces", wire.last)
     assert out["ResponseMetadata"]["HTTPStatusCode"] == 200 and out["ResponseMetadata"]["RequestId"]
     details = out["FaceDetails"]
-    truth = engine.analyze((faces_dir / "two_people.jpg").read_bytes(), AnalyzeOptions())
+    truth = engine.analyze((faces_dir / "two_people.jpg").read_bytes(), analysis_options())
     assert len(details) == len(truth.faces) == 2
     for d, face in zip(details, truth.faces, strict=True):
         box = d["BoundingBox"]
@@ -61,8 +61,11 @@ def test_detect_faces_all_attributes(rek, wire, faces_dir, engine) -> None:
         for x, y in marks.values():
             assert box["Left"] - 0.1 * box["Width"] < x < box["Left"] + 1.1 * box["Width"]
             assert box["Top"] - 0.3 * box["Height"] < y < box["Top"] + 1.2 * box["Height"]
-        # The engine has no attribute or quality model yet: those fields are omitted, not invented.
-        if face.quality is None:
+        # Quality and attributes appear exactly when the engine measured them: never invented.
+        measured = {k: v for k, v in (face.quality or {}).items() if k in ("brightness", "sharpness")}
+        if measured:
+            assert d["Quality"] == pytest.approx({k.capitalize(): v for k, v in measured.items()})
+        else:
             assert "Quality" not in d
         if not face.attributes:
             assert not {"AgeRange", "Gender", "Emotions", "Smile", "EyesOpen"} & set(d)
