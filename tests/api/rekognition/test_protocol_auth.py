@@ -121,7 +121,12 @@ def test_no_keys_configured_and_auth_off(engine, tmp_path, faces_dir) -> None:
     with serve(open_) as url:
         image = {"Bytes": (faces_dir / "obama.jpg").read_bytes()}
         assert len(client(url, signature_version=UNSIGNED).detect_faces(Image=image)["FaceDetails"]) == 1
-        assert len(client(url, secret="anything").detect_faces(Image=image)["FaceDetails"]) == 1
+        signed = client(url, secret="anything")
+        assert len(signed.detect_faces(Image=image)["FaceDetails"]) == 1
+        arn = signed.create_collection(CollectionId="anon")["CollectionArn"]
+        assert arn == f"aws:rekognition:{REGION}:000000000000:collection/anon"
+        arn = client(url, signature_version=UNSIGNED).describe_collection(CollectionId="anon")["CollectionARN"]
+        assert arn == "aws:rekognition:us-east-1:000000000000:collection/anon"
 
 
 # ------------------------------------------------------------------------------- unit level

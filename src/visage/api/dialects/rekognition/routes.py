@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,9 @@ router = APIRouter(tags=["rekognition"], dependencies=[Depends(_set_dialect)])
 
 def _authenticate(request: Request, rek: RekognitionState, body: bytes) -> None:
     if rek.settings.rekognition_auth == "off":
+        # Anonymous access: nothing is checked, but a signed request still names its region (for ARNs).
+        scope = re.search(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]{1,32})/", request.headers.get("authorization", ""))
+        request.state.aws_region = scope.group(1) if scope else None
         return
     if rek.keys.empty():
         raise RekognitionError(
