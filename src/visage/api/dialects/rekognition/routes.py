@@ -32,6 +32,7 @@ from visage.config import Settings
 from visage.engine import Engine
 from visage.types import Face, ImageAnalysis
 
+OFFLOAD_BYTES = 64 * 1024
 ACCEPTED_CONTENT_TYPES = ("application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json")
 
 
@@ -165,10 +166,16 @@ def _parse_body(request: Request, body: bytes) -> dict[str, Any]:
 async def rekognition(request: Request, state: AppState = Depends(get_state)) -> Response:
     rek: RekognitionState = request.app.state.rekognition
     body = await request.body()
-    _authenticate(request, rek, body)
-    name = _operation_name(request)
-    request.state.rekognition_operation = name
-    params = validate_request(name, _parse_body(request, body))
+
+    def admit() -> dict[str, Any]:
+        _authenticate(request, rek, body)
+        name = _operation_name(request)
+        request.state.rekognition_operation = name
+        return validate_request(name, _parse_body(request, body))
+
+    # Hashing, parsing and base64-decoding a multi-megabyte body would stall the event loop.
+    params = await run_in_threadpool(admit) if len(body) > OFFLOAD_BYTES else admit()
+    name = request.state.rekognition_operation
     result = await OPERATIONS[name](Call(request, state, rek), params)
     headers = {"x-amzn-RequestId": getattr(request.state, "request_id", "")}
     return JSONResponse(result, headers=headers, media_type=CONTENT_TYPE)
