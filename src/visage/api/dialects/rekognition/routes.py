@@ -204,7 +204,9 @@ async def compare_faces(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     threshold = p.get("SimilarityThreshold", 80.0)
     level = p.get("QualityFilter", "NONE")
     options = analysis_options(templates=True)
-    source = await call.analyze(source_bytes, options)
+    # Only the largest source face is compared; without a filter, the others need no template.
+    source_options = dataclasses.replace(options, max_faces=1) if level == "NONE" else options
+    source = await call.analyze(source_bytes, source_options)
     candidates = _passing(source, level)
     if not candidates:
         which = "no face" if not source.faces else f"no face that passes QualityFilter {level}"
