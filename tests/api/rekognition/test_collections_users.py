@@ -135,7 +135,7 @@ def test_search_faces_by_face_id_and_thresholds(rek, people) -> None:
     r = rek.search_faces(CollectionId="people", FaceId=people["obama"][0])
     assert r["SearchedFaceId"] == people["obama"][0]
     assert [m["Face"]["FaceId"] for m in r["FaceMatches"]] == [people["obama"][1]]
-    everyone = rek.search_faces(CollectionId="people", FaceId=people["obama"][0], FaceMatchThreshold=0, MaxFaces=100)
+    everyone = rek.search_faces(CollectionId="people", FaceId=people["obama"][0], FaceMatchThreshold=0, MaxFaces=4096)
     total = sum(len(v) for v in people.values())
     assert len(everyone["FaceMatches"]) == total - 1
     assert everyone["FaceMatches"][0]["Face"]["FaceId"] == people["obama"][1]

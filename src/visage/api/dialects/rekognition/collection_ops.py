@@ -19,6 +19,7 @@ from visage.api.dialects.rekognition.routes import Call, analysis_options, opera
 from visage.collections import MAX_INDEX_FACES, CollectionService
 from visage.errors import AlreadyExistsError, InvalidParameterError, NoFaceError, NotFoundError
 from visage.store import AssociationResult, CollectionInfo, FaceRecord
+from visage.store.base import MAX_PAGE
 
 # Defaults where a request leaves a member out (AWS documents the thresholds; the page sizes are visage's).
 FACE_MATCH_THRESHOLD = 80.0
@@ -222,8 +223,11 @@ def _face_matches(matches: Any) -> list[dict[str, Any]]:
 async def search_faces(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     service = _service(call)
 
+    # The service looks one further (the probe finds itself); the store's page limit is 4096.
+    max_faces = min(p.get("MaxFaces", MAX_FACES_DEFAULT), MAX_PAGE - 1)
+
     def work() -> Any:
-        return service.search_faces(p["CollectionId"], p["FaceId"], p.get("MaxFaces", MAX_FACES_DEFAULT),
+        return service.search_faces(p["CollectionId"], p["FaceId"], max_faces,
                                     _threshold(p.get("FaceMatchThreshold"), FACE_MATCH_THRESHOLD))
 
     probe, matches = await _run(call, work)
