@@ -201,3 +201,20 @@ def test_request_body_limit_and_throttling(engine, tmp_path, faces_dir) -> None:
             outcomes = list(pool.map(one, range(6)))
         assert "ok" in outcomes and "ThrottlingException" in outcomes, outcomes
         assert set(outcomes) <= {"ok", "ThrottlingException"}
+
+
+def test_date_header_instead_of_x_amz_date_and_malformed_authorization() -> None:
+    ring = KeyRing(f"{AKID}:{SECRET}")
+    req = AWSRequest(method="POST", url="http://127.0.0.1:9/", data=b"{}", headers={
+        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "RekognitionService.ListCollections",
+        "Date": "placeholder"})
+    SigV4Auth(Credentials(AKID, SECRET), "rekognition", REGION).add_auth(req)
+    headers = [(k.lower(), v) for k, v in req.prepare().headers.items()] + [("host", "127.0.0.1:9")]
+    assert not any(k == "x-amz-date" for k, _ in headers)
+    assert verify(SignedRequest("POST", "/", "", headers, b"{}"), ring).region == REGION
+    for bad in ("AWS4-HMAC-SHA256 Credential=x", "Basic abc", "AWS4-HMAC-SHA256 Credential=a/b, SignedHeaders=host, "
+                "Signature=00"):
+        broken = [(k, bad if k == "authorization" else v) for k, v in headers]
+        with pytest.raises(VisageError) as err:
+            verify(SignedRequest("POST", "/", "", broken, b"{}"), ring)
+        assert err.value.aws_type == "IncompleteSignatureException", bad
