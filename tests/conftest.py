@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+
+# The engine, API and CLI contract tests were written against the dlib pipeline (68-point landmarks,
+# 128-d templates). The default pipeline is now "fast", which has its own suites
+# (tests/integration/test_fast_pipeline.py, test_zoo_parity.py); these keep dlib unless the run says
+# otherwise, e.g. VISAGE_PIPELINE=fast pytest. Set here so CLI subprocesses inherit it too.
+os.environ.setdefault("VISAGE_PIPELINE", "dlib")
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "faces"

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from visage.analysis.pipeline import PIPELINES
 from visage.config import Settings
 from visage.errors import VisageError
 
@@ -219,7 +220,8 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visage", description="Self-hosted face analysis server, library and CLI")
-    parser.add_argument("--pipeline", help="model pipeline (default from VISAGE_PIPELINE or 'dlib')")
+    parser.add_argument("--pipeline", choices=sorted(PIPELINES),
+                        help="model pipeline (default from VISAGE_PIPELINE, else 'fast')")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="run the HTTP server")

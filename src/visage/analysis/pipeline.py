@@ -48,7 +48,13 @@ def _build_dlib(settings: Settings) -> Pipeline:
     return DlibPipeline.from_settings(settings)
 
 
-PIPELINES: dict[str, Callable[[Settings], Pipeline]] = {"dlib": _build_dlib}
+def _build_fast(settings: Settings) -> Pipeline:
+    from visage.analysis.fast_pipeline import FastPipeline
+
+    return FastPipeline.from_settings(settings)
+
+
+PIPELINES: dict[str, Callable[[Settings], Pipeline]] = {"dlib": _build_dlib, "fast": _build_fast}
 
 
 def build_pipeline(settings: Settings) -> Pipeline:

@@ -39,6 +39,19 @@ def model_path(spec: ModelSpec, models_dir: Path) -> Path:
     return models_dir / spec.source.name / spec.source.version / spec.filename
 
 
+def _files(spec: ModelSpec, models_dir: Path) -> list[tuple[str, Path, str]]:
+    """(archive member, destination, sha256) of every file of ``spec``: the main one first."""
+    main = model_path(spec, models_dir)
+    out = [(spec.member, main, spec.sha256)]
+    for member, sha in spec.extra_members:
+        out.append((member, main.with_name(member.rsplit("/", 1)[-1]), sha))
+    return out
+
+
+def _spec_verified(spec: ModelSpec, models_dir: Path) -> bool:
+    return all(_is_verified(path, sha) for _, path, sha in _files(spec, models_dir))
+
+
 def _stamp_path(path: Path) -> Path:
     return path.with_name(path.name + ".verified")
 
@@ -123,23 +136,29 @@ def ensure_models(specs: Iterable[ModelSpec], models_dir: Path) -> dict[str, Pat
     specs = list(specs)
     with _lock:
         paths = {spec.name: model_path(spec, models_dir) for spec in specs}
-        missing = [s for s in specs if not _is_verified(paths[s.name], s.sha256)]
+        missing = [s for s in specs if not _spec_verified(s, models_dir)]
         by_source: dict[PackageSource, list[ModelSpec]] = {}
         for spec in missing:
             by_source.setdefault(spec.source, []).append(spec)
         for source, group in by_source.items():
+            # The archive is downloaded once: take every manifest entry it holds, not only those asked for.
+            for spec in MODELS.values():
+                if spec.source == source and spec not in group and not _spec_verified(spec, models_dir):
+                    group.append(spec)
+                    paths.setdefault(spec.name, model_path(spec, models_dir))
             archive = download_archive(source, models_dir / "_archives")
-            _extract(archive, {s.member: paths[s.name] for s in group})
+            _extract(archive, {m: p for s in group for m, p, _ in _files(s, models_dir)})
             for spec in group:
-                if not _is_verified(paths[spec.name], spec.sha256):
-                    paths[spec.name].unlink(missing_ok=True)
+                if not _spec_verified(spec, models_dir):
+                    for _, path, _ in _files(spec, models_dir):
+                        path.unlink(missing_ok=True)
                     raise ModelUnavailableError(
                         f"model {spec.name} from {source.label} failed its sha256 check after extraction;"
                         " delete the cache folder and run `visage models pull`"
                     )
             # The archive is only a transport: drop it once its files are verified.
             archive.unlink(missing_ok=True)
-    return paths
+    return {spec.name: paths[spec.name] for spec in specs}
 
 
 def ensure_model(name: str, models_dir: Path) -> Path:
@@ -156,7 +175,7 @@ def model_status(models_dir: Path) -> list[dict[str, object]]:
             "name": spec.name,
             "role": spec.role,
             "source": spec.source.label,
-            "cached": _is_verified(path, spec.sha256),
+            "cached": _spec_verified(spec, models_dir),
             "path": str(path),
             "commercial_use": spec.commercial_use,
             "license": spec.license,
