@@ -62,6 +62,9 @@ LANDMARK_SCHEMES: dict[str, dict[str, tuple[int, ...]]] = {
     },
     # MediaPipe Face Mesh, 468 points (canonical face model indices; 33/133 are the image-left
     # eye's outer/inner corners, 263/362 the image-right eye's). Pupils: eye-contour centres.
+    # Checked against the dlib68 row on the same fixture faces (tests/api/rekognition/
+    # test_landmark_schemes.py): every type within 0.15 inter-ocular distances on average;
+    # the upper jawline points are 127/356 (temple level, as dlib's 0/16), measured closest.
     "mesh468": {
         "eyeLeft": (33, 133, 159, 145),
         "eyeRight": (362, 263, 386, 374),
@@ -88,11 +91,11 @@ LANDMARK_SCHEMES: dict[str, dict[str, tuple[int, ...]]] = {
         "mouthDown": (17,),
         "leftPupil": (33, 133, 159, 145),
         "rightPupil": (362, 263, 386, 374),
-        "upperJawlineLeft": (234,),
+        "upperJawlineLeft": (127,),
         "midJawlineLeft": (172,),
         "chinBottom": (152,),
         "midJawlineRight": (397,),
-        "upperJawlineRight": (454,),
+        "upperJawlineRight": (356,),
     },
 }
 
