@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -66,14 +67,31 @@ class Settings(BaseSettings):
     threedivi_prefix: str = Field(
         "", description="Path prefix of the 3DiVi blocks (e.g. '/3divi'); empty = top level, /<block>/process/..."
     )
-    threedivi_version: str = Field(
-        "v2", pattern="^v[12]$",
+    threedivi_version: Literal["v1", "v2"] = Field(
+        "v2",
         description="3DiVi sample version when a request does not show one (process/image without ?version=).",
     )
     threedivi_template_key: str = Field(
         "_face_template_extractor_1000_12",
         description="3DiVi v2 key naming the template entry (seed's name by default, for drop-in clients).",
     )
+
+    # Rekognition dialect (POST / with X-Amz-Target): AWS Signature V4 against these keys.
+    aws_keys: SecretStr | None = Field(
+        None, description="Rekognition dialect access keys for SigV4: 'AKID:SECRET', comma-separated."
+    )
+    aws_keys_file: Path | None = Field(
+        None, description="File of Rekognition keys, one 'AKID SECRET' or 'AKID:SECRET' a line; re-read on change."
+    )
+    rekognition_auth: Literal["sigv4", "off"] = Field(
+        "sigv4", description="Rekognition dialect auth: 'sigv4' (keys required) or 'off' (anonymous, explicit)."
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint for Rekognition Image.S3Object; unset = S3Object refused."
+    )
+    s3_region: str = Field("us-east-1", description="Region used to sign requests to the S3 endpoint.")
+    s3_access_key_id: str | None = Field(None, description="Access key for the S3 endpoint (unsigned when unset).")
+    s3_secret_access_key: SecretStr | None = Field(None, description="Secret key for the S3 endpoint.")
 
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{self.home / 'visage.db'}"
