@@ -30,7 +30,8 @@ def test_no_generated_request_causes_a_server_error(engine, tmp_path) -> None:
                   database=None)
         def run(case) -> None:
             response = case.call()
-            if response.status_code >= 500 or "Traceback" in response.text:
+            # 501 is deliberate: a 3DiVi block whose model this server lacks says so (docs/threedivi.md).
+            if (response.status_code >= 500 and response.status_code != 501) or "Traceback" in response.text:
                 failures.append(f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}")
 
         run()
