@@ -76,6 +76,9 @@ def test_bad_samples(client, portrait) -> None:
                                         headers={"content-type": "application/json"}), 400)
     assert "object" in detail(client.post("/face-detector/process/sample", json=[1, 2]), 400)
     assert "needs an image" in detail(client.post("/face-detector/process/sample", json={}), 400)
+    nan = b'{"$image": "' + img.encode() + b'", "objects": [{"class": "face", "confidence": NaN}]}'
+    assert "JSON" in detail(client.post("/face-detector/process/sample", content=nan,
+                                        headers={"content-type": "application/json"}), 400)
     deep = b"[" * 100_000 + b"]" * 100_000
     assert detail(client.post("/face-detector/process/sample", content=deep,
                               headers={"content-type": "application/json"}), 400)

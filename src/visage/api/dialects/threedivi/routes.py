@@ -316,6 +316,15 @@ def _version_param(request: Request, default: Version) -> Version:
     return v  # type: ignore[return-value]
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _loads(raw: bytes) -> Any:
+    """Strict JSON: NaN and Infinity (which Python's parser accepts) are refused."""
+    return json.loads(raw, parse_constant=_reject_constant)
+
+
 async def _sample_from_json(request: Request, default: Version) -> tuple[dict[str, Any], Version]:
     kind = media_type(request)
     if kind not in ("application/json", ""):
@@ -325,7 +334,7 @@ async def _sample_from_json(request: Request, default: Version) -> tuple[dict[st
     if not raw:
         raise InvalidParameterError("request body is empty; send a JSON sample")
     try:
-        sample = await run_in_threadpool(json.loads, raw)
+        sample = await run_in_threadpool(_loads, raw)
     except (ValueError, RecursionError):
         raise InvalidParameterError("request body is not valid JSON") from None
     if not isinstance(sample, dict):
