@@ -26,6 +26,15 @@ class AnalyzeOptions:
     pose: bool = True
     templates: bool = False
     max_faces: int | None = None
+    # Face attributes to compute (names of visage.analysis.attributes.ATTRIBUTES); "all", a list or
+    # a comma-separated string are normalised to a frozenset. Only these run.
+    attributes: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attributes, frozenset) or "all" in self.attributes:
+            from visage.analysis.attributes import parse_attributes
+
+            object.__setattr__(self, "attributes", parse_attributes(self.attributes))
 
 
 class Pipeline(Protocol):

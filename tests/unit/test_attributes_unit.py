@@ -1,0 +1,51 @@
+"""Attribute decoding and request parsing (no models)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from visage.analysis.attributes import (
+    ATTRIBUTES,
+    SUPPORTED,
+    UNSUPPORTED,
+    age_from_bins,
+    emotion_from_probs,
+    gender_from_sigmoid,
+    parse_attributes,
+)
+from visage.analysis.pipeline import AnalyzeOptions
+from visage.errors import InvalidParameterError
+
+
+def test_parse_attributes() -> None:
+    assert parse_attributes("all") == frozenset(ATTRIBUTES)
+    assert parse_attributes(["age", "gender"]) == {"age", "gender"}
+    assert parse_attributes("age, emotion") == {"age", "emotion"}
+    assert parse_attributes(None) == frozenset()
+    with pytest.raises(InvalidParameterError):
+        parse_attributes(["age", "shoe_size"])
+    assert AnalyzeOptions(attributes="all").attributes == frozenset(ATTRIBUTES)
+    assert AnalyzeOptions(attributes=["age"]).attributes == {"age"}
+
+
+def test_supported_and_unsupported_partition_the_names() -> None:
+    assert SUPPORTED | set(UNSUPPORTED) == set(ATTRIBUTES)
+    assert not SUPPORTED & set(UNSUPPORTED)
+
+
+def test_age_from_bins() -> None:
+    p = np.zeros(100)
+    p[40] = 1.0
+    assert age_from_bins(p) == {"value": 40.0, "low": 40.0, "high": 40.0}
+    p = np.zeros(100)
+    p[30:51] = 1.0
+    a = age_from_bins(p)
+    assert a["value"] == 40.0 and 30 <= a["low"] < 40 < a["high"] <= 50
+
+
+def test_gender_and_emotion() -> None:
+    assert gender_from_sigmoid(0.9) == {"value": "male", "probability": 0.9}
+    assert gender_from_sigmoid(0.2) == {"value": "female", "probability": 0.8}
+    e = emotion_from_probs(np.array([0.1, 0, 0, 0.6, 0.1, 0.1, 0.1]))
+    assert e["dominant"] == "happy" and len(e["scores"]) == 7
