@@ -1,4 +1,4 @@
-"""The native REST API: /v1/detect, /v1/embed, /v1/verify.
+"""The native REST API: /v1/detect, /v1/analyze, /v1/embed, /v1/verify.
 
 Each image endpoint takes a JSON body (base64 image), a multipart form (file or base64 field),
 or a raw image body (``image/*`` / ``application/octet-stream``) with options in the query.
@@ -11,9 +11,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ValidationError
 
+from visage.analysis.attributes import parse_attributes
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.api.body import image_bytes, media_type, read_form, read_json
 from visage.api.native.schemas import (
+    AnalyzeRequest,
     DetectRequest,
     DetectResponse,
     EmbedRequest,
@@ -100,6 +102,8 @@ def _face_json(face: Face) -> dict[str, Any]:
         out["pose"] = face.pose.to_dict()
     if face.template is not None:
         out["template"] = face.template.to_dict()
+    if face.attributes is not None:
+        out["attributes"] = face.attributes
     return out
 
 
@@ -109,8 +113,9 @@ def analysis_json(result: ImageAnalysis, models: list[str]) -> dict[str, Any]:
         "width": result.width,
         "height": result.height,
         "faces": [_face_json(f) for f in result.faces],
-        "models": models,
+        "models": list(dict.fromkeys([*models, *result.models])),
         "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
+        **({"unsupported": list(result.unsupported)} if result.unsupported else {}),
     }
 
 
@@ -119,6 +124,17 @@ def analysis_json(result: ImageAnalysis, models: list[str]) -> dict[str, Any]:
 async def detect(request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
     req, images = await _request_fields(request, DetectRequest, ("image",))
     options = AnalyzeOptions(landmarks=req.landmarks, pose=req.pose, templates=False, max_faces=req.max_faces)
+    result = await state.infer(state.engine.analyze, images["image"], options)
+    return analysis_json(result, state.engine.pipeline.models())
+
+
+@router.post("/analyze", response_model=DetectResponse, response_model_exclude_none=True,
+             openapi_extra=_json_body(AnalyzeRequest),
+             summary="Faces with attributes (age, gender, emotion, smile, liveness; see docs/attributes.md)")
+async def analyze(request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    req, images = await _request_fields(request, AnalyzeRequest, ("image",))
+    options = AnalyzeOptions(landmarks=req.landmarks, pose=req.pose, templates=req.templates,
+                             max_faces=req.max_faces, attributes=parse_attributes(req.attributes))
     result = await state.infer(state.engine.analyze, images["image"], options)
     return analysis_json(result, state.engine.pipeline.models())
 

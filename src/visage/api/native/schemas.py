@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -13,6 +15,16 @@ class DetectRequest(_Strict):
     image: str = Field(description="Base64 image, with or without a data: URI prefix")
     landmarks: bool = True
     pose: bool = True
+    max_faces: int | None = Field(None, ge=1, le=1000)
+
+
+class AnalyzeRequest(_Strict):
+    image: str = Field(description="Base64 image, with or without a data: URI prefix")
+    attributes: list[str] | str = Field(
+        "all", description="Attribute names (docs/attributes.md), a comma-separated string, or 'all'")
+    landmarks: bool = False
+    pose: bool = True
+    templates: bool = False
     max_faces: int | None = Field(None, ge=1, le=1000)
 
 
@@ -54,6 +66,8 @@ class FaceOut(BaseModel):
     landmarks: list[list[float]] | None = None
     pose: PoseOut | None = None
     template: TemplateWire | None = None
+    attributes: dict[str, Any] | None = Field(
+        None, description="Requested attributes by name; keys and ranges in docs/attributes.md")
 
 
 class DetectResponse(BaseModel):
@@ -62,6 +76,8 @@ class DetectResponse(BaseModel):
     faces: list[FaceOut]
     models: list[str]
     timings_ms: dict[str, float]
+    unsupported: list[str] | None = Field(
+        None, description="Requested attributes with no model or measured method: no value is given for them")
 
 
 class VerifyResponse(BaseModel):
