@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fixture_labels import FIXTURES
-from spoof_set import TRANSFORMS
+from spoof_set import ATTACKS, TRANSFORMS
 from visage.analysis import liveness as lv
 from visage.analysis.fast_pipeline import FastPipeline
 from visage.analysis.pipeline import AnalyzeOptions
@@ -101,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
                                         "median": float(np.median(neg))}
                 line += f" | {kind} n={len(neg)} AUC={a:.2f} rej={np.mean(neg < 0.5):.2f} med={np.median(neg):.2f}"
             print(line)
+            sweep = {}
+            for thr in (0.5, 0.8, 0.9, 0.95, 0.99):
+                neg_all = np.concatenate([f(np.array(scores[c][k])) for k in ATTACKS if k in scores[c]])
+                sweep[thr] = {"real_accept": float(np.mean(pos >= thr)), "attack_reject": float(np.mean(neg_all < thr))}
+            row["threshold_sweep_attacks"] = sweep
+            print("    threshold sweep (attacks = " + ",".join(ATTACKS) + "): " + "; ".join(
+                f"{t}: real_accept={v['real_accept']:.2f} attack_reject={v['attack_reject']:.2f}"
+                for t, v in sweep.items()))
             report["rows"].append(row)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))

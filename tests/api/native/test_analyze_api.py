@@ -57,3 +57,13 @@ def test_analyze_rejects_unknown_attribute(client, two_people) -> None:
     r = client.post("/v1/analyze", json={"image": base64.b64encode(two_people).decode(),
                                          "attributes": ["age", "shoe_size"]})
     assert r.status_code == 400 and "shoe_size" in r.text
+
+
+def test_bodies(client, two_people) -> None:
+    r = client.post("/v1/bodies", json={"image": base64.b64encode(two_people).decode()})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["models"] == ["human-centernet"] and len(body["bodies"]) == 2
+    assert all(0.4 <= b["confidence"] <= 1 for b in body["bodies"])
+    r = client.post("/v1/bodies?min_score=0.99", content=two_people, headers={"content-type": "image/jpeg"})
+    assert r.status_code == 200 and r.json()["bodies"] == []

@@ -6,6 +6,7 @@ or a raw image body (``image/*`` / ``application/octet-stream``) with options in
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -16,6 +17,8 @@ from visage.analysis.pipeline import AnalyzeOptions
 from visage.api.body import image_bytes, media_type, read_form, read_json
 from visage.api.native.schemas import (
     AnalyzeRequest,
+    BodiesRequest,
+    BodiesResponse,
     DetectRequest,
     DetectResponse,
     EmbedRequest,
@@ -137,6 +140,19 @@ async def analyze(request: Request, state: AppState = Depends(get_state)) -> dic
                              max_faces=req.max_faces, attributes=parse_attributes(req.attributes))
     result = await state.infer(state.engine.analyze, images["image"], options)
     return analysis_json(result, state.engine.pipeline.models())
+
+
+@router.post("/bodies", response_model=BodiesResponse, openapi_extra=_json_body(BodiesRequest),
+             summary="Person (body) boxes with confidence (CenterNet)")
+async def bodies(request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    req, images = await _request_fields(request, BodiesRequest, ("image",))
+    engine = state.engine
+    decoded = await state.infer(engine.decode, images["image"])
+    t0 = time.perf_counter()
+    found = await state.infer(engine.detect_bodies, decoded, req.min_score)
+    ms = (time.perf_counter() - t0) * 1000
+    return {"width": decoded.width, "height": decoded.height, "bodies": [b.to_dict() for b in found],
+            "models": ["human-centernet"], "timings_ms": {"bodies": round(ms, 2)}}
 
 
 @router.post("/embed", response_model=DetectResponse, response_model_exclude_none=True,

@@ -28,6 +28,24 @@ class AnalyzeRequest(_Strict):
     max_faces: int | None = Field(None, ge=1, le=1000)
 
 
+class BodiesRequest(_Strict):
+    image: str = Field(description="Base64 image, with or without a data: URI prefix")
+    min_score: float | None = Field(None, ge=0.0, le=1.0, description="Person score threshold (default 0.4)")
+
+
+class BodyOut(BaseModel):
+    box: BoxOut
+    confidence: float
+
+
+class BodiesResponse(BaseModel):
+    width: int
+    height: int
+    bodies: list[BodyOut]
+    models: list[str]
+    timings_ms: dict[str, float]
+
+
 class EmbedRequest(_Strict):
     image: str
     max_faces: int | None = Field(None, ge=1, le=1000)
