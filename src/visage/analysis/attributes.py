@@ -34,15 +34,13 @@ from visage.models.zoo import ZooModel, load_zoo_model
 
 # Every attribute name a request may ask for, in response order.
 ATTRIBUTES: tuple[str, ...] = (
-    "age", "gender", "emotion", "smile", "liveness",
-    "expression", "eyes_open", "mouth_open", "glasses", "mask", "beard", "mustache", "face_type", "face_shape",
+    "age", "gender", "emotion", "smile", "expression", "mouth_open", "liveness",
+    "eyes_open", "glasses", "mask", "beard", "mustache", "face_type", "face_shape",
 )
 
 # Names with no model in the registries and no method measured here: never a made-up value.
 UNSUPPORTED: dict[str, str] = {
-    "expression": "no model; none/smile/laugh needs a measured mouth-open signal (see docs/attributes.md)",
     "eyes_open": "no model in the registries; landmark eye aspect ratios come with the quality measures",
-    "mouth_open": "no model in the registries; the landmark mouth-open ratio comes with the quality measures",
     "glasses": "no glasses model in the registries; no labelled data here to measure a pixel method",
     "mask": "no mask model in the registries; no masked faces here to measure a method",
     "beard": "no beard model in the registries; no labelled data here to measure a pixel method",
@@ -60,8 +58,17 @@ ATTRIBUTE_MODELS: dict[str, tuple[str, ...]] = {
     "gender": ("human-faceres-deep",),
     "emotion": ("human-emotion",),
     "smile": ("human-emotion",),
+    "mouth_open": (),
+    "expression": ("human-emotion",),
     "liveness": ("human-antispoof", "human-liveness"),
 }
+
+# Mesh indices of the inner lips: (upper, lower) pairs at the centre and either side; mouth corners.
+INNER_LIP_PAIRS = ((13, 14), (82, 87), (312, 317))
+MOUTH_CORNERS = (61, 291)
+# Mouth open when the mean inner-lip gap exceeds this fraction of the mouth width: measured on the
+# hand-labelled fixtures (bench/eval_expression.py; docs/attributes.md has the margin).
+MOUTH_OPEN_RATIO = 0.11
 
 FACERES_CROP = 1.3
 EMOTION_CROP = 1.0
@@ -110,6 +117,20 @@ def emotion_from_probs(probs: np.ndarray) -> dict[str, object]:
     p = np.asarray(probs, np.float64).reshape(-1)
     scores = {name: round(float(v), 4) for name, v in zip(EMOTIONS, p, strict=True)}
     return {"dominant": EMOTIONS[int(p.argmax())], "scores": scores}
+
+
+def mouth_open_ratio(mesh: np.ndarray) -> float:
+    """Mean inner-lip gap over the mouth-corner distance (0 = lips together), from the 468 mesh."""
+    width = float(np.linalg.norm(mesh[MOUTH_CORNERS[0], :2] - mesh[MOUTH_CORNERS[1], :2]))
+    gap = np.mean([np.linalg.norm(mesh[u, :2] - mesh[d, :2]) for u, d in INNER_LIP_PAIRS])
+    return float(gap / width) if width > 0 else 0.0
+
+
+def expression_from(smile: bool, mouth_open: bool) -> str:
+    """Qiniu's expression: laugh = smiling with the lips apart, smile = smiling with them together."""
+    if not smile:
+        return "none"
+    return "laugh" if mouth_open else "smile"
 
 
 def face_crops(image: np.ndarray, meshes: list[np.ndarray], size: int, scale: float) -> np.ndarray:
@@ -209,6 +230,23 @@ class FaceAttributes:
                     values[i]["smile"] = {"value": happy >= 0.5, "probability": round(happy, 4)}
             result.timings_ms[_timing_key(wanted, ("emotion", "smile"))] = (time.perf_counter() - t0) * 1000
             models.append("human-emotion")
+
+        if wanted & {"mouth_open", "expression"}:
+            t0 = time.perf_counter()
+            happy_for_expr = None
+            if "expression" in wanted:
+                happy_for_expr = [v.get("smile", {}).get("probability") for v in values]
+                if any(h is None for h in happy_for_expr):
+                    happy_for_expr = self.emotion_probs(image, meshes)[:, EMOTIONS.index("happy")].tolist()
+                    models.append("human-emotion")
+            for i, mesh in enumerate(meshes):
+                ratio = mouth_open_ratio(mesh)
+                is_open = ratio >= MOUTH_OPEN_RATIO
+                if "mouth_open" in wanted:
+                    values[i]["mouth_open"] = {"value": is_open, "ratio": round(ratio, 4)}
+                if happy_for_expr is not None:
+                    values[i]["expression"] = {"value": expression_from(happy_for_expr[i] >= 0.5, is_open)}
+            result.timings_ms[_timing_key(wanted, ("mouth_open", "expression"))] = (time.perf_counter() - t0) * 1000
 
         if "liveness" in wanted:
             t0 = time.perf_counter()

@@ -32,7 +32,7 @@ def test_analyze_all(client, two_people) -> None:
     body = r.json()
     assert len(body["faces"]) == 2
     a = body["faces"][0]["attributes"]
-    assert set(a) == {"age", "gender", "emotion", "smile", "liveness"}
+    assert set(a) == {"age", "gender", "emotion", "smile", "expression", "mouth_open", "liveness"}
     assert a["gender"]["value"] in ("male", "female") and 0.5 <= a["gender"]["probability"] <= 1
     assert a["liveness"]["value"] in ("real", "spoof")
     assert {"human-emotion", "human-liveness", "human-antispoof", "human-faceres-deep"} <= set(body["models"])
