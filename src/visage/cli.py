@@ -32,11 +32,14 @@ def _read(path: str) -> bytes:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from visage import logs
     from visage.api.app import create_app
 
     settings = _settings(args)
     host, port = args.host or settings.host, args.port if args.port is not None else settings.port
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, access_log=False)
+    log_config = logs.configure(args.log_level)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, access_log=False,
+                log_config=log_config)
     return 0
 
 

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
         None, description="Native API keys: 'key' (read) or 'key:admin', comma-separated; unset = open."
     )
 
+    api_keys_file: Path | None = Field(
+        None, description="File of native API keys, one 'key[:admin]' per line; re-read when it changes."
+    )
+
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{self.home / 'visage.db'}"
 

@@ -8,7 +8,6 @@ traceback and answered with a generic 500: no traceback ever reaches a client.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -25,10 +24,11 @@ from visage import __version__
 from visage.api.body import BodyLimitMiddleware
 from visage.api.errors import status_for
 from visage.api.inference import InferencePool
+from visage.api.keys import KeyRing
 from visage.api.metrics import Metrics
 from visage.api.native.collections import router as collections_router
 from visage.api.native.routes import router as native_router
-from visage.api.state import AppState, parse_api_keys
+from visage.api.state import AppState
 from visage.config import Settings, get_settings
 from visage.engine import Engine
 from visage.errors import InvalidParameterError, NotFoundError, VisageError
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         pool=InferencePool(settings.inference_workers, settings.max_queue, settings.request_timeout_s),
         metrics=Metrics(),
         engine_=engine,
-        api_keys=parse_api_keys(settings.api_keys),
+        api_keys=KeyRing(settings.api_keys, settings.api_keys_file),
     )
     if engine is not None:
         state.metrics.ready.set(1)
@@ -89,8 +89,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         state.metrics.requests.labels(route=path, method=request.method, status=str(response.status_code)).inc()
         state.metrics.latency.labels(route=path).observe(elapsed)
         response.headers["X-Request-Id"] = request_id
-        log.info(json.dumps({"event": "request", "request_id": request_id, "method": request.method,
-                             "route": path, "status": response.status_code, "ms": round(elapsed * 1000, 2)}))
+        log.info("request", extra={"request_id": request_id, "method": request.method, "route": path,
+                                   "status": response.status_code, "ms": round(elapsed * 1000, 2)})
         return response
 
     def render(request: Request, error: VisageError) -> Response:
@@ -120,7 +120,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, request.url.path,
+                      extra={"request_id": getattr(request.state, "request_id", None)})
         error = VisageError("internal error; see the server log")
         return render(request, error)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 
 from visage.api.inference import InferencePool
+from visage.api.keys import KeyRing
 from visage.api.metrics import Metrics
 from visage.collections import CollectionService
 from visage.config import Settings
@@ -24,25 +24,13 @@ from visage.types import ImageAnalysis
 T = TypeVar("T")
 
 
-def parse_api_keys(spec: str | None) -> dict[str, str]:
-    """``'k1:admin,k2'`` -> ``{'k1': 'admin', 'k2': 'read'}`` (a bare key is read-only)."""
-    keys: dict[str, str] = {}
-    for item in (spec or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        key, _, role = item.partition(":")
-        keys[key] = role or "read"
-    return keys
-
-
 @dataclass
 class AppState:
     settings: Settings
     pool: InferencePool
     metrics: Metrics
     engine_: Engine | None = None
-    api_keys: dict[str, str] = field(default_factory=dict)
+    api_keys: KeyRing = field(default_factory=KeyRing)
     load_error: str | None = None
     store_: TemplateStore | None = None
     _collections: CollectionService | None = None
@@ -113,12 +101,12 @@ def require_key(role: str) -> Callable[[Request], None]:
 
     def check(request: Request) -> None:
         keys = get_state(request).api_keys
-        if not keys:
+        if not keys.enabled:
             return
         presented = _presented_key(request)
         if presented is None:
             raise UnauthorizedError("missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key'")
-        granted = next((r for k, r in keys.items() if hmac.compare_digest(k.encode(), presented.encode())), None)
+        granted = keys.role_of(presented)
         if granted is None:
             raise UnauthorizedError("unknown API key")
         if role == "admin" and granted != "admin":

@@ -83,8 +83,13 @@ async def _request_fields(
             if key in image_fields:
                 images[key] = image_bytes(value, key)
                 options[key] = ""
+            elif isinstance(value, bytes):
+                try:
+                    options[key] = value.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InvalidParameterError(f"form field {key!r} must be text") from None
             else:
-                options[key] = value.decode() if isinstance(value, bytes) else value
+                options[key] = value
         return _parse(model, options), images
     if kind.startswith("image/") or kind in ("application/octet-stream", ""):
         if len(image_fields) != 1:
