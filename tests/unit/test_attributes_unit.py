@@ -49,3 +49,15 @@ def test_gender_and_emotion() -> None:
     assert gender_from_sigmoid(0.2) == {"value": "female", "probability": 0.8}
     e = emotion_from_probs(np.array([0.1, 0, 0, 0.6, 0.1, 0.1, 0.1]))
     assert e["dominant"] == "happy" and len(e["scores"]) == 7
+
+
+def test_vendor_emotion_mappings() -> None:
+    from visage.analysis.attributes import qiniu_emotion, rekognition_emotions
+
+    e = emotion_from_probs(np.array([0.05, 0.05, 0.1, 0.1, 0.1, 0.1, 0.5]))
+    rk = rekognition_emotions(e)
+    assert rk[0] == {"Type": "CALM", "Confidence": 50.0}
+    assert {r["Type"] for r in rk} == {"ANGRY", "DISGUSTED", "FEAR", "HAPPY", "SAD", "SURPRISED", "CALM"}
+    assert qiniu_emotion(e) == {"type": "neutral", "probability": 0.5}
+    e = emotion_from_probs(np.array([0.0, 0.7, 0.1, 0.1, 0.1, 0.0, 0.0]))
+    assert qiniu_emotion(e)["type"] == "disgust"

@@ -52,6 +52,32 @@ SUPPORTED: frozenset[str] = frozenset(ATTRIBUTES) - frozenset(UNSUPPORTED)
 
 EMOTIONS: tuple[str, ...] = ("angry", "disgusted", "scared", "happy", "sad", "surprised", "neutral")
 
+# The 7 classes mapped onto the vendors' emotion types (docs/attributes.md). Rekognition's CONFUSED and
+# Qiniu's pouty and grimace have no source class in the model: they are never produced.
+REKOGNITION_EMOTIONS: dict[str, str] = {
+    "angry": "ANGRY", "disgusted": "DISGUSTED", "scared": "FEAR", "happy": "HAPPY", "sad": "SAD",
+    "surprised": "SURPRISED", "neutral": "CALM",
+}
+QINIU_EMOTIONS: dict[str, str] = {
+    "angry": "angry", "disgusted": "disgust", "scared": "fear", "happy": "happy", "sad": "sad",
+    "surprised": "surprise", "neutral": "neutral",
+}
+
+
+def rekognition_emotions(emotion: dict[str, object]) -> list[dict[str, object]]:
+    """Rekognition ``Emotions``: [{"Type", "Confidence" (percent)}], highest first; no CONFUSED entry."""
+    scores: dict[str, float] = emotion["scores"]  # type: ignore[assignment]
+    out = [{"Type": REKOGNITION_EMOTIONS[k], "Confidence": round(100.0 * float(v), 4)} for k, v in scores.items()]
+    return sorted(out, key=lambda e: -e["Confidence"])
+
+
+def qiniu_emotion(emotion: dict[str, object]) -> dict[str, object]:
+    """Qiniu/Baidu ``emotion``: {"type", "probability"} of the dominant class (never pouty or grimace)."""
+    scores: dict[str, float] = emotion["scores"]  # type: ignore[assignment]
+    best = max(scores, key=scores.get)
+    return {"type": QINIU_EMOTIONS[best], "probability": round(float(scores[best]), 4)}
+
+
 # Which models each attribute runs (for responses' model lists).
 ATTRIBUTE_MODELS: dict[str, tuple[str, ...]] = {
     "age": ("human-faceres-deep",),
