@@ -245,6 +245,7 @@ class FaceAttributes:
             result.timings_ms[_timing_key(wanted, ("age", "gender"))] = (time.perf_counter() - t0) * 1000
             models.append("human-faceres-deep")
 
+        probs = None
         if wanted & {"emotion", "smile"}:
             t0 = time.perf_counter()
             probs = self.emotion_probs(image, meshes)
@@ -261,10 +262,10 @@ class FaceAttributes:
             t0 = time.perf_counter()
             happy_for_expr = None
             if "expression" in wanted:
-                happy_for_expr = [v.get("smile", {}).get("probability") for v in values]
-                if any(h is None for h in happy_for_expr):
-                    happy_for_expr = self.emotion_probs(image, meshes)[:, EMOTIONS.index("happy")].tolist()
+                if probs is None:  # emotion not requested: one run of its model for the smile part
+                    probs = self.emotion_probs(image, meshes)
                     models.append("human-emotion")
+                happy_for_expr = probs[:, EMOTIONS.index("happy")].tolist()
             for i, mesh in enumerate(meshes):
                 ratio = mouth_open_ratio(mesh)
                 is_open = ratio >= MOUTH_OPEN_RATIO
