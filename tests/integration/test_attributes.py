@@ -146,3 +146,10 @@ def test_smile_mouth_open_and_expression_agree_with_hand_labels(pipe) -> None:
                 hits[key] += got == label
     for key in hits:
         assert hits[key] >= 0.9 * totals[key], (key, hits[key], totals[key])
+
+
+def test_dlib_pipeline_lists_attributes_as_unsupported(engine, faces_dir) -> None:
+    # The conftest engine is the dlib pipeline: no mesh, so no attribute crops; it says so.
+    r = engine.analyze((faces_dir / "two_people.jpg").read_bytes(), AnalyzeOptions(attributes="age,liveness"))
+    assert r.unsupported == ("age", "liveness")
+    assert all(f.attributes is None for f in r.faces)
