@@ -47,8 +47,17 @@ def pose_from_points(image_points: np.ndarray, width: int, height: int) -> Pose:
     focal = float(width)
     camera = np.array([[focal, 0, width / 2.0], [0, focal, height / 2.0], [0, 0, 1]], dtype=np.float64)
     pts = np.asarray(image_points, dtype=np.float64).reshape(-1, 1, 2)
+    # Start the iterative fit from an upright head facing the camera at the distance the eye
+    # spacing implies. Without a guess the solver's own initialisation sometimes lands on the
+    # mirrored solution (roll near 180 degrees for an upright face).
+    flat = pts.reshape(-1, 2)
+    eye_px = max(float(np.linalg.norm(flat[3] - flat[2])), 1.0)
+    eye_mm = float(np.linalg.norm(_MODEL_POINTS[3] - _MODEL_POINTS[2]))
+    z = focal * eye_mm / eye_px
+    tvec0 = np.array([[(flat[0, 0] - width / 2.0) * z / focal], [(flat[0, 1] - height / 2.0) * z / focal], [z]])
     ok, rvec, _tvec = cv2.solvePnP(
-        _MODEL_POINTS.reshape(-1, 1, 3), pts, camera, None, flags=cv2.SOLVEPNP_ITERATIVE
+        _MODEL_POINTS.reshape(-1, 1, 3), pts, camera, None, rvec=np.zeros((3, 1)), tvec=tvec0,
+        useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE,
     )
     if not ok:
         return Pose(0.0, 0.0, 0.0)
