@@ -30,6 +30,7 @@ from visage.analysis.embedder_zoo import EMBEDDERS, ZooEmbedder
 from visage.analysis.facemesh import FaceMesh, Iris, MeshResult, roi_from_mesh, roi_from_points
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.analysis.pose import pose_from_points
+from visage.analysis.quality import QUALITY_METHODS, FaceInput, Timer, assess_faces
 from visage.config import Settings
 from visage.models.zoo import load_zoo_model
 from visage.types import Box, Face, ImageAnalysis, Landmarks
@@ -111,7 +112,8 @@ class FastPipeline:
                  *self.embedder.model_names]
         if self.iris is not None:
             names.append("human-iris")
-        return names
+        # Quality is not a model: QUALITY_METHODS names the landmark/pixel methods (docs/quality.md).
+        return [*names, QUALITY_METHODS]
 
     # -- stages -----------------------------------------------------------------------------
 
@@ -191,19 +193,34 @@ class FastPipeline:
             extra_models = res.models
             timings.update(res.timings_ms)
 
-        faces = []
-        for i, (det, mesh) in enumerate(faces_mesh):
+        boxes, poses = [], []
+        for _, mesh in faces_mesh:
             pts = mesh.points
             x0, y0 = float(pts[:, 0].min()), float(pts[:, 1].min())
             x1, y1 = float(pts[:, 0].max()), float(pts[:, 1].max())
-            box = Box(x0, y0, x1 - x0, y1 - y0).clipped(width, height)
+            boxes.append(Box(x0, y0, x1 - x0, y1 - y0))  # unclipped: a face cut by the border shows it
+            poses.append(pose_from_points(pts[list(MESH_POSE_INDICES), :2], width, height)
+                         if (options.pose or options.icao) else None)
+
+        qualities: list[dict | None] = [None] * len(faces_mesh)
+        if options.wants_quality and faces_mesh:
+            timer = Timer()
+            inputs = [FaceInput(box=boxes[i], landmarks=Landmarks(scheme="mesh468", points=m.points[:, :2]),
+                                pose=poses[i]) for i, (_, m) in enumerate(faces_mesh)]
+            qualities = list(assess_faces(image, inputs, icao=options.icao, timer=timer))
+            timings.update(timer.ms)
+            timings["quality"] = sum(timer.ms.values())
+
+        faces = []
+        for i, (det, mesh) in enumerate(faces_mesh):
+            pts = mesh.points
             landmarks = Landmarks(scheme="mesh468", points=pts[:, :2].copy()) if options.landmarks else None
-            pose = pose_from_points(pts[list(MESH_POSE_INDICES), :2], width, height) if options.pose else None
             attributes = dict(attrs[i]) if wanted else None
             if irises[i] is not None:
                 attributes = {**(attributes or {}), "iris": irises[i].round(2).tolist()}
-            faces.append(Face(box=box, confidence=round(det.score, 4), landmarks=landmarks, pose=pose,
-                              template=templates[i], attributes=attributes))
+            faces.append(Face(box=boxes[i].clipped(width, height), confidence=round(det.score, 4),
+                              landmarks=landmarks, pose=poses[i] if options.pose else None,
+                              template=templates[i], quality=qualities[i], attributes=attributes))
         unsupported = tuple(n for n in ATTRIBUTES if n in wanted and n in UNSUPPORTED)
         return ImageAnalysis(width=width, height=height, faces=tuple(faces), timings_ms=timings,
                              models=tuple(m for m in extra_models if m not in self.models()),

@@ -26,6 +26,11 @@ class AnalyzeOptions:
     pose: bool = True
     templates: bool = False
     max_faces: int | None = None
+    # Face quality (docs/quality.md): fills Face.quality; needs landmarks, computes them if not asked.
+    quality: bool = False
+    # Adds the ICAO-style block (seed 003's quality-assessment-estimator) as Face.quality["icao"].
+    icao: bool = False
+
     # Face attributes to compute (names of visage.analysis.attributes.ATTRIBUTES); "all", a list or
     # a comma-separated string are normalised to a frozenset. Only these run.
     attributes: frozenset[str] = frozenset()
@@ -35,6 +40,10 @@ class AnalyzeOptions:
             from visage.analysis.attributes import parse_attributes
 
             object.__setattr__(self, "attributes", parse_attributes(self.attributes))
+
+    @property
+    def wants_quality(self) -> bool:
+        return self.quality or self.icao
 
 
 class Pipeline(Protocol):
