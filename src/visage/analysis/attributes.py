@@ -29,8 +29,11 @@ from pathlib import Path
 import numpy as np
 
 from visage.analysis.facemesh import roi_from_mesh, warp_crops
+from visage.analysis.quality import mouth_open_ratio as quality_mouth_open_ratio
+from visage.analysis.regions import regions_from_landmarks
 from visage.errors import InvalidParameterError
 from visage.models.zoo import ZooModel, load_zoo_model
+from visage.types import Landmarks
 
 # Every attribute name a request may ask for, in response order.
 ATTRIBUTES: tuple[str, ...] = (
@@ -40,7 +43,7 @@ ATTRIBUTES: tuple[str, ...] = (
 
 # Names with no model in the registries and no method measured here: never a made-up value.
 UNSUPPORTED: dict[str, str] = {
-    "eyes_open": "no model in the registries; landmark eye aspect ratios come with the quality measures",
+    "eyes_open": "no eye-state model; no closed eyes here to measure a threshold (raw eye aspect ratios: quality=True)",
     "glasses": "no glasses model in the registries; no labelled data here to measure a pixel method",
     "mask": "no mask model in the registries; no masked faces here to measure a method",
     "beard": "no beard model in the registries; no labelled data here to measure a pixel method",
@@ -89,9 +92,6 @@ ATTRIBUTE_MODELS: dict[str, tuple[str, ...]] = {
     "liveness": ("human-antispoof", "human-liveness"),
 }
 
-# Mesh indices of the inner lips: (upper, lower) pairs at the centre and either side; mouth corners.
-INNER_LIP_PAIRS = ((13, 14), (82, 87), (312, 317))
-MOUTH_CORNERS = (61, 291)
 # Mouth open when the mean inner-lip gap exceeds this fraction of the mouth width: measured on the
 # hand-labelled fixtures (bench/eval_expression.py; docs/attributes.md has the margin).
 MOUTH_OPEN_RATIO = 0.11
@@ -146,10 +146,9 @@ def emotion_from_probs(probs: np.ndarray) -> dict[str, object]:
 
 
 def mouth_open_ratio(mesh: np.ndarray) -> float:
-    """Mean inner-lip gap over the mouth-corner distance (0 = lips together), from the 468 mesh."""
-    width = float(np.linalg.norm(mesh[MOUTH_CORNERS[0], :2] - mesh[MOUTH_CORNERS[1], :2]))
-    gap = np.mean([np.linalg.norm(mesh[u, :2] - mesh[d, :2]) for u, d in INNER_LIP_PAIRS])
-    return float(gap / width) if width > 0 else 0.0
+    """The quality measures' mouth-open ratio (visage.analysis.quality: mean of the three inner-lip gaps
+    over the mouth-corner distance, 0 = lips together) on the 468-point mesh."""
+    return quality_mouth_open_ratio(regions_from_landmarks(Landmarks(scheme="mesh468", points=mesh[:, :2])))
 
 
 def expression_from(smile: bool, mouth_open: bool) -> str:
