@@ -47,10 +47,11 @@ def test_analyze_selected_multipart_and_raw(client, two_people) -> None:
     body = r.json()
     assert all(set(f["attributes"]) == {"age", "gender"} for f in body["faces"])
     assert "unsupported" not in body and "human-emotion" not in body["models"]
-    r = client.post("/v1/analyze?attributes=emotion&max_faces=1", content=two_people,
+    r = client.post("/v1/analyze?attributes=emotion&max_faces=1&quality=true", content=two_people,
                     headers={"content-type": "image/jpeg"})
     assert r.status_code == 200 and len(r.json()["faces"]) == 1
     assert set(r.json()["faces"][0]["attributes"]) == {"emotion"}
+    assert "mouth_open_ratio" in r.json()["faces"][0]["quality"]
 
 
 def test_analyze_rejects_unknown_attribute(client, two_people) -> None:

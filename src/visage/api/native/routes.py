@@ -145,7 +145,8 @@ async def detect(request: Request, state: AppState = Depends(get_state)) -> dict
 async def analyze(request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
     req, images = await _request_fields(request, AnalyzeRequest, ("image",))
     options = AnalyzeOptions(landmarks=req.landmarks, pose=req.pose, templates=req.templates,
-                             max_faces=req.max_faces, attributes=parse_attributes(req.attributes))
+                             max_faces=req.max_faces, attributes=parse_attributes(req.attributes),
+                             quality=req.quality, icao=req.icao)
     result = await state.infer(state.engine.analyze, images["image"], options)
     return analysis_json(result, state.engine.pipeline.models())
 

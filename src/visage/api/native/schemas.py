@@ -28,6 +28,8 @@ class AnalyzeRequest(_Strict):
     pose: bool = True
     templates: bool = False
     max_faces: int | None = Field(None, ge=1, le=1000)
+    quality: bool = Field(False, description="Face quality fields (docs/quality.md)")
+    icao: bool = Field(False, description="Adds the ICAO-style assessment under quality.icao")
 
 
 class BodiesRequest(_Strict):
