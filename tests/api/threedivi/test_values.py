@@ -164,15 +164,30 @@ def test_quality_maps_the_icao_block(request, portrait, version, pipeline) -> No
     fitted = post(client, "face-detector-face-fitter", sample)
     res = post(client, "quality-assessment-estimator", fitted)["objects"][0]
     got = res["quality"]["qaa"] if version == "v1" else res["quality"]
+    emotion = None
+    if pipeline == "fast" and "emotion" in _supported():
+        emotion = engine.analyze(portrait, AnalyzeOptions(attributes=frozenset({"emotion"}))).faces[0].attributes
+        emotion = emotion.get("emotion") if emotion else None
     for snake, camel in QAA_FIELDS.items():
         name = camel if version == "v1" else snake
-        assert got[name] == truth.get(snake), name   # absent in visage -> null
+        if snake == "neutral_emotion_score" and emotion is not None:
+            assert got[name] == emotion["scores"]["neutral"]
+        elif snake == "is_neutral_emotion" and emotion is not None:
+            assert got[name] == (emotion["dominant"] == "neutral")
+        else:
+            assert got[name] == truth.get(snake), name   # absent in visage -> null
     assert got["totalScore" if version == "v1" else "total_score"] is not None
     # The client's fitter output is kept as sent.
     assert {k: res[k] for k in fitted["objects"][0]} == fitted["objects"][0]
     # Without objects the block detects first.
     alone = post(client, "quality-assessment-estimator", sample)["objects"][0]
     assert alone["quality"] == res["quality"]
+
+
+def _supported() -> frozenset[str]:
+    from visage.api.dialects.threedivi.routes import _supported_attributes
+
+    return _supported_attributes()
 
 
 def test_a_pipeline_without_quality_answers_501(client, fast_engine, portrait, monkeypatch) -> None:

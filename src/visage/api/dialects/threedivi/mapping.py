@@ -13,7 +13,8 @@ The ONE place where visage's typed results become 3DiVi field names and conventi
   the seed's examples cannot confirm 3DiVi's pitch sign).
 * **templates**: :mod:`.schemas` (self-describing uint8 blob).
 * **quality / attributes**: mapped from ``Face.quality["icao"]`` and ``Face.attributes`` by the tables
-  below; a field visage does not measure is null, never invented.
+  below; a field visage does not measure is null, never invented. The quality block's neutral-emotion
+  pair comes from the emotion model when the engine has it (the ICAO block itself leaves it out).
 """
 
 from __future__ import annotations
@@ -166,6 +167,11 @@ def quality_fields(face: Face, version: Version) -> dict[str, Any] | None:
     if not isinstance(icao, dict):
         return None
     values = {name: _plain(icao.get(name)) for name in QAA_FIELDS}  # unmeasured fields stay null
+    emotion = (face.attributes or {}).get("emotion")
+    if values["neutral_emotion_score"] is None and isinstance(emotion, dict):
+        # From the emotion model (docs/attributes.md): P(neutral), and neutral when it is the most likely class.
+        values["neutral_emotion_score"] = float(emotion["scores"]["neutral"])
+        values["is_neutral_emotion"] = emotion["dominant"] == "neutral"
     if version == "v1":
         return {"quality": {"qaa": {QAA_FIELDS[k]: v for k, v in values.items()}}}
     return {"quality": values}

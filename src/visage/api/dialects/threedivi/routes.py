@@ -125,6 +125,8 @@ def options_for(block: Block) -> AnalyzeOptions:
         kwargs["attributes"] = frozenset(attrs)
     if "quality" in outs:
         kwargs.update(quality=True, icao=True, landmarks=True, pose=True)
+        if "emotion" in _supported_attributes():  # the neutral-emotion fields of the quality block
+            kwargs["attributes"] = frozenset({"emotion"})
     return AnalyzeOptions(**kwargs)
 
 
