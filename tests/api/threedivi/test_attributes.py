@@ -90,3 +90,9 @@ def test_body_detector(client, fast_engine, faces_dir) -> None:
     for obj, det in zip(bodies, truth, strict=True):
         assert obj["confidence"] == pytest.approx(det.confidence)
         assert obj["bbox"] == pytest.approx(norm_bbox(det.box, decoded.width, decoded.height))
+
+
+def test_estimators_on_the_dlib_pipeline_say_not_available(dlib_client, portrait) -> None:
+    """The attribute models need the fast pipeline's mesh: on dlib the block answers 501, not a guess."""
+    r = dlib_client.post("/age-estimator/process/sample", json={"$image": b64(portrait)})
+    assert r.status_code == 501 and "age" in r.json()["detail"] and set(r.json()) == {"detail"}
