@@ -147,6 +147,8 @@ def test_prefix_and_no_collisions(fast_engine, portrait, tmp_path) -> None:
     with TestClient(app, raise_server_exceptions=False) as c:
         assert c.post("/3divi/face-detector/process/sample", json={"$image": b64(portrait)}).status_code == 200
         assert c.post("/face-detector/process/sample", json={"$image": b64(portrait)}).status_code == 404
+    bare = create_app(Settings(pipeline="fast", home=tmp_path, threedivi_prefix="3divi/"), fast_engine)
+    assert "/3divi/face-detector/process/sample" in bare.openapi()["paths"]
     default = create_app(Settings(pipeline="fast", home=tmp_path), fast_engine)
     paths = list(default.openapi()["paths"])
     ours = [p for p in paths if p.count("/") >= 2 and p.split("/")[1] in BLOCKS]

@@ -391,7 +391,8 @@ async def _sample_from_upload(request: Request, block: Block, version: Version) 
 
 
 def build_router(settings: Settings) -> APIRouter:
-    router = APIRouter(prefix=settings.threedivi_prefix.rstrip("/"), tags=["3DiVi Image API"],
+    prefix = settings.threedivi_prefix.strip().strip("/")
+    router = APIRouter(prefix=f"/{prefix}" if prefix else "", tags=["3DiVi Image API"],
                        dependencies=[Depends(_set_dialect), Depends(require_key("read"))])
     default: Version = settings.threedivi_version  # type: ignore[assignment]
 
