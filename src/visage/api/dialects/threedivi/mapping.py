@@ -52,7 +52,7 @@ FITTER_TYPE = "fda"
 # --------------------------------------------------------------------------- geometry
 def norm_bbox(box: Box, width: int, height: int) -> list[float]:
     b = box.clipped(width, height)
-    return [b.left / width, b.top / height, b.right / width, b.bottom / height]
+    return [float(b.left) / width, float(b.top) / height, float(b.right) / width, float(b.bottom) / height]
 
 
 def pixel_box(bbox: object, width: int, height: int, where: str) -> Box:
@@ -95,7 +95,7 @@ def fitter_fields(face: Face, width: int, height: int, version: Version) -> dict
             out["angles"] = pose_json(face.pose)
     else:
         if points is not None:
-            kp: dict[str, Any] = {n: {"proj": [x / width, y / height]} for n, x, y in points}
+            kp: dict[str, Any] = {n: {"proj": [float(x) / width, float(y) / height]} for n, x, y in points}
             kp["fitter_type"] = FITTER_TYPE
             out["keypoints"] = kp
         if face.pose is not None:
