@@ -65,18 +65,19 @@ from visage.types import Box, Template
 HNSW_MAX_DIM = 2000
 _SCHEMA_LOCK = 0x76697361  # advisory lock id ("visa") serialising schema setup across replicas
 
+# Ids are compared bytewise (COLLATE "C") so keyset page tokens order exactly like SQLite's.
 _SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS vector;
 CREATE TABLE IF NOT EXISTS visage_collections (
     cid bigserial PRIMARY KEY,
-    collection_id text NOT NULL UNIQUE,
+    collection_id text COLLATE "C" NOT NULL UNIQUE,
     model text NOT NULL,
     dim integer NOT NULL,
     created_at timestamptz NOT NULL
 );
 CREATE TABLE IF NOT EXISTS visage_users (
     cid bigint NOT NULL REFERENCES visage_collections (cid) ON DELETE CASCADE,
-    user_id text NOT NULL,
+    user_id text COLLATE "C" NOT NULL,
     status text NOT NULL,
     created_at timestamptz NOT NULL,
     PRIMARY KEY (cid, user_id)
@@ -292,7 +293,7 @@ class PostgresStore:
         with self._tx() as c:
             rows = c.execute(
                 "SELECT collection_id FROM visage_collections WHERE collection_id > %s "
-                'ORDER BY collection_id COLLATE "C" LIMIT %s',
+                "ORDER BY collection_id LIMIT %s",
                 (after, max_results + 1),
             ).fetchall()
         ids = [r[0] for r in rows[:max_results]]
@@ -477,7 +478,7 @@ class PostgresStore:
             after = tokens.decode(next_token, "users", str(coll.cid)) or ""
             rows = c.execute(
                 "SELECT user_id, status, created_at FROM visage_users WHERE cid = %s AND user_id > %s "
-                'ORDER BY user_id COLLATE "C" LIMIT %s',
+                "ORDER BY user_id LIMIT %s",
                 (coll.cid, after, max_results + 1),
             ).fetchall()
             page = rows[:max_results]
