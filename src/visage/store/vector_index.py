@@ -117,8 +117,8 @@ class _IVF:
         found = keys[0] >= 0
         return keys[0][found].astype(np.int64), scores[0][found].astype(np.float32)
 
-    def dump(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every (key, vector) held, read straight from the inverted lists."""
+    def dump(self, vectors: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Every (key, vector) held, read straight from the inverted lists (keys only if asked)."""
         lists = self.index.invlists
         dim = self.index.d
         keys, vecs = [], []
@@ -126,15 +126,22 @@ class _IVF:
             size = lists.list_size(lst)
             if size:
                 keys.append(faiss.rev_swig_ptr(lists.get_ids(lst), size).copy())
+                if not vectors:
+                    continue
                 codes = faiss.rev_swig_ptr(lists.get_codes(lst), size * lists.code_size).copy()
                 vecs.append(codes.view(np.float32).reshape(size, dim))
         if not keys:
             return np.empty(0, np.int64), np.empty((0, dim), np.float32)
-        return np.concatenate(keys).astype(np.int64), np.concatenate(vecs)
+        all_vecs = np.concatenate(vecs) if vectors else np.empty((0, dim), np.float32)
+        return np.concatenate(keys).astype(np.int64), all_vecs
 
 
 class CollectionIndex:
-    """All vectors of one collection, searchable by cosine; see the module docstring."""
+    """All vectors of one collection, searchable by cosine; see the module docstring.
+
+    Searches may run from any number of threads; mutations (add, remove) must be serialised by
+    the caller (SQLiteStore holds its writer lock), which lets a retrain run without blocking them.
+    """
 
     def __init__(self, dim: int, ann_threshold: int = DEFAULT_ANN_THRESHOLD) -> None:
         self.dim = dim
@@ -161,7 +168,7 @@ class CollectionIndex:
         """Every key held (int64), in no particular order."""
         with self.lock.read():
             if self._ivf is not None:
-                return self._ivf.dump()[0]
+                return self._ivf.dump(vectors=False)[0]
             return self._keys[: self._n].copy()
 
     # ------------------------------------------------------------------ mutation
@@ -175,13 +182,14 @@ class CollectionIndex:
         with self.lock.write():
             if self._ivf is not None:
                 self._ivf.add(keys, vectors)
-                if len(self._ivf) > RETRAIN_GROWTH * self._ivf.trained_n:
-                    self._retrain()
             else:
                 self._exact_add(keys, vectors)
                 if self._n > self.ann_threshold:
                     self._promote()
             self.max_key = max(self.max_key, int(keys.max()))
+            retrain = self._ivf is not None and len(self._ivf) > RETRAIN_GROWTH * self._ivf.trained_n
+        if retrain:
+            self._retrain()
 
     def remove(self, keys: np.ndarray) -> int:
         """Drop keys that are present; returns how many were removed."""
@@ -232,12 +240,19 @@ class CollectionIndex:
         self._n = 0
 
     def _retrain(self) -> None:
-        """The lists were trained on a much smaller collection: re-cluster on today's vectors."""
-        assert self._ivf is not None
-        keys, vecs = self._ivf.dump()
+        """The lists were trained on a much smaller collection: re-cluster on today's vectors.
+
+        Searches keep using the old index while the new one is built (a minute at 10^6); only
+        the swap takes the write lock. Callers serialise mutations (the store's writer lock), so
+        nothing changes the old index in between.
+        """
+        with self.lock.read():
+            assert self._ivf is not None
+            keys, vecs = self._ivf.dump()
         ivf = _IVF.train(vecs, self.dim)
         ivf.add(keys, vecs)
-        self._ivf = ivf
+        with self.lock.write():
+            self._ivf = ivf
 
     # ------------------------------------------------------------------ search
 
