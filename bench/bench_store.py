@@ -176,8 +176,9 @@ def restart_probe(url: str, dim: int) -> None:
         note = f"index {info['mode']} from {info['source']} in {info['load_seconds']} s"
     else:
         note = "pgvector HNSW lives in the server"
+    rss = rss_mb()  # with the index loaded, before close() frees it
     store.close()
-    print(json.dumps({"restart_s": elapsed, "rss_mb": rss_mb(), "note": note}))
+    print(json.dumps({"restart_s": elapsed, "rss_mb": rss, "note": note}))
 
 
 def main() -> None:
