@@ -285,7 +285,8 @@ def _same_collection(a: TemplateStore, ca: str, b: TemplateStore, cb: str) -> No
 
 def test_export_sqlite_import_postgres_and_back(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     lite = open_store(backend_url("sqlite", request, tmp_path))
-    pg = open_store(backend_url("postgres", request, tmp_path))
+    pg_url = backend_url("postgres", request, tmp_path)
+    pg = open_store(pg_url)
     try:
         _populate(lite, "c")
         buf = io.StringIO()
@@ -293,6 +294,14 @@ def test_export_sqlite_import_postgres_and_back(request: pytest.FixtureRequest, 
         buf.seek(0)
         info = pg.import_collection(buf)
         assert (info.collection_id, info.face_count, info.user_count) == ("c", 150, 3)
+        import psycopg  # the bulk import dropped the HNSW index during the load: it must be back
+
+        with psycopg.connect(pg_url) as conn:
+            defs = [
+                r[0]
+                for r in conn.execute("SELECT indexdef FROM pg_indexes WHERE tablename LIKE 'visage_faces_%'")
+            ]
+        assert sum("hnsw" in d and "vector_cosine_ops" in d for d in defs) == 1
         _same_collection(lite, "c", pg, "c")
 
         back = io.StringIO()

