@@ -7,6 +7,7 @@ once per test session in a temporary directory; each test gets its own fresh dat
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +56,7 @@ def pg_server() -> Iterator[str]:
             args = ("-w", "-D", str(server.pgdata), "-m", "immediate", "stop")
             pgexec("pg_ctl", args, bin_path=server.bin_path, user=server.system_user)
         server.cleanup()
+        shutil.rmtree(datadir, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "sqlite-ann", "postgres"])
