@@ -86,6 +86,8 @@ def test_bad_samples(client, portrait) -> None:
     assert "larger than" in detail(client.post("/face-detector/process/sample", content=huge,
                                                headers={"content-type": "application/json"}), 413)
     assert "multipart" in detail(client.post("/face-detector/process/image", json={"$image": img}), 400)
+    assert "larger than" in detail(client.post("/face-detector/process/image",
+                                               files={"image": ("big.jpg", b"\xff" * (4 * 1024 * 1024))}), 413)
     assert "version" in detail(client.post("/face-detector/process/image?version=v3", content=portrait,
                                            headers={"content-type": "image/jpeg"}), 400)
     still_serving(client, portrait)
