@@ -161,6 +161,18 @@ def test_prefix_and_no_collisions(fast_engine, portrait, tmp_path) -> None:
     assert not any(p.endswith("/process/sample") for p in off.openapi()["paths"])
 
 
+def test_version_fallback_for_samples_without_markers(client, portrait) -> None:
+    obj = client.post("/face-detector-template-extractor/process/sample",
+                      json={"_image": {"blob": b64(portrait), "format": "IMAGE"}}).json()["objects"][0]
+    bare = {k: v for k, v in obj.items() if k != "template"}          # id, class, confidence, bbox only
+    r = client.post("/template-extractor/process/sample?version=v1", json={"$image": b64(portrait), "objects": [bare]})
+    assert r.status_code == 200 and "$template" in r.json()["objects"][0]
+    r = client.post("/face-detector/process/sample?version=v1", json={"objects": []})
+    assert "'$image'" in detail(r, 400)
+    r = client.post("/face-detector/process/sample", json={"objects": []})
+    assert "'_image'" in detail(r, 400)                                # the default version, v2
+
+
 def test_wrong_method_and_unknown_block(client) -> None:
     r = client.get("/face-detector/process/sample")
     assert "POST" in detail(r, 405) and r.headers["allow"] == "POST"

@@ -398,7 +398,7 @@ def build_router(settings: Settings) -> APIRouter:
 
     def sample_route(block: Block) -> Callable:
         async def handler(request: Request, state: AppState = Depends(get_state)) -> JSONResponse:
-            sample, version = await _sample_from_json(request, default)
+            sample, version = await _sample_from_json(request, _version_param(request, default))
             return JSONResponse(await Runner(state, settings).run(block, sample, version))
         return handler
 
