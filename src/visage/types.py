@@ -142,8 +142,8 @@ class Face:
     landmarks: Landmarks | None = None
     pose: Pose | None = None
     template: Template | None = None
-    # Later issues add quality and attributes; optional so a request only pays for what it asks.
-    quality: dict[str, float] | None = None
+    # Optional so a request only pays for what it asks; quality's keys are in docs/quality.md.
+    quality: dict[str, object] | None = None
     attributes: dict[str, object] | None = None
 
 

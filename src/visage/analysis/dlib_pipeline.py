@@ -25,6 +25,7 @@ import numpy as np
 
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.analysis.pose import pose_from_dlib68
+from visage.analysis.quality import QUALITY_METHODS, FaceInput, Timer, assess_faces
 from visage.config import Settings
 from visage.models.fetch import ensure_models
 from visage.models.registry import MODELS
@@ -88,7 +89,9 @@ class DlibPipeline:
         return embedder
 
     def models(self) -> list[str]:
-        return ["dlib_hog_frontal", "dlib_shape_predictor_68", "dlib_shape_predictor_5", EMBEDDER_MODEL]
+        # Quality is not a model: QUALITY_METHODS names the landmark/pixel methods (docs/quality.md).
+        return ["dlib_hog_frontal", "dlib_shape_predictor_68", "dlib_shape_predictor_5", EMBEDDER_MODEL,
+                QUALITY_METHODS]
 
     def detect(self, image: np.ndarray) -> list[tuple[dlib.rectangle, float]]:
         """Face rectangles in full-resolution pixels with HOG margins, largest first."""
@@ -118,7 +121,8 @@ class DlibPipeline:
         timings["detect"] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
-        shapes68 = [self.landmarker68(image, rect) for rect, _ in found] if (options.landmarks or options.pose) else []
+        need68 = options.landmarks or options.pose or options.wants_quality
+        shapes68 = [self.landmarker68(image, rect) for rect, _ in found] if need68 else []
         timings["landmarks"] = (time.perf_counter() - t0) * 1000
 
         templates: list[Template | None] = [None] * len(found)
@@ -131,18 +135,25 @@ class DlibPipeline:
             templates = [Template.from_vector(EMBEDDER_MODEL, np.asarray(v)) for v in vectors]
             timings["embed"] = (time.perf_counter() - t0) * 1000
 
+        boxes = [Box(float(r.left()), float(r.top()), float(r.width()), float(r.height())) for r, _ in found]
+        points = [np.array([(p.x, p.y) for p in s.parts()], dtype=np.float32) for s in shapes68]
+        poses = [pose_from_dlib68(pts, width, height) for pts in points] if (options.pose or options.icao) else []
+
+        qualities: list[dict[str, object] | None] = [None] * len(found)
+        if options.wants_quality and found:
+            timer = Timer()
+            inputs = [FaceInput(box=boxes[i], landmarks=Landmarks(scheme="dlib68", points=points[i]),
+                                pose=poses[i] if poses else None) for i in range(len(found))]
+            qualities = list(assess_faces(image, inputs, icao=options.icao, timer=timer))
+            timings.update(timer.ms)
+            timings["quality"] = sum(timer.ms.values())
+
         faces = []
-        for i, (rect, score) in enumerate(found):
-            landmarks = pose = None
-            if shapes68:
-                pts = np.array([(p.x, p.y) for p in shapes68[i].parts()], dtype=np.float32)
-                if options.landmarks:
-                    landmarks = Landmarks(scheme="dlib68", points=pts)
-                if options.pose:
-                    pose = pose_from_dlib68(pts, width, height)
-            box = Box(float(rect.left()), float(rect.top()), float(rect.width()), float(rect.height()))
-            faces.append(Face(box=box, confidence=round(hog_confidence(score), 4), landmarks=landmarks,
-                              pose=pose, template=templates[i]))
+        for i, (_rect, score) in enumerate(found):
+            landmarks = Landmarks(scheme="dlib68", points=points[i]) if options.landmarks else None
+            pose = poses[i] if options.pose else None
+            faces.append(Face(box=boxes[i], confidence=round(hog_confidence(score), 4), landmarks=landmarks,
+                              pose=pose, template=templates[i], quality=qualities[i]))
         return ImageAnalysis(width=width, height=height, faces=tuple(faces), timings_ms=timings)
 
     def aligned_crop(self, image: np.ndarray, box: Box, size: int = 150, padding: float = 0.25) -> np.ndarray:

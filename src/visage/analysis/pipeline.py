@@ -26,6 +26,14 @@ class AnalyzeOptions:
     pose: bool = True
     templates: bool = False
     max_faces: int | None = None
+    # Face quality (docs/quality.md): fills Face.quality; needs landmarks, computes them if not asked.
+    quality: bool = False
+    # Adds the ICAO-style block (seed 003's quality-assessment-estimator) as Face.quality["icao"].
+    icao: bool = False
+
+    @property
+    def wants_quality(self) -> bool:
+        return self.quality or self.icao
 
 
 class Pipeline(Protocol):

@@ -50,6 +50,18 @@ def test_detect_contract(client, two_people) -> None:
     assert r.headers["x-request-id"]
 
 
+def test_detect_with_quality(client, two_people) -> None:
+    r = client.post("/v1/detect", json={"image": b64(two_people), "quality": True, "icao": True})
+    assert r.status_code == 200
+    body = r.json()
+    quality = body["faces"][0]["quality"]
+    assert {"brightness", "sharpness", "integrity", "size", "distance2center", "occlusion", "icao"} <= set(quality)
+    assert 0 <= quality["icao"]["total_score"] <= 1
+    assert "quality" in body["timings_ms"] and "visage_quality_v1" in body["models"]
+    plain = client.post("/v1/detect", json={"image": b64(two_people)}).json()
+    assert "quality" not in plain["faces"][0]
+
+
 def test_detect_multipart_raw_and_data_uri(client, two_people) -> None:
     r = client.post("/v1/detect", files={"image": ("p.jpg", two_people, "image/jpeg")}, data={"landmarks": "false"})
     assert r.status_code == 200 and "landmarks" not in r.json()["faces"][0]

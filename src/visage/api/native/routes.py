@@ -105,6 +105,8 @@ def _face_json(face: Face) -> dict[str, Any]:
         out["pose"] = face.pose.to_dict()
     if face.template is not None:
         out["template"] = face.template.to_dict()
+    if face.quality is not None:
+        out["quality"] = face.quality
     return out
 
 
@@ -123,7 +125,8 @@ def analysis_json(result: ImageAnalysis, models: list[str]) -> dict[str, Any]:
              openapi_extra=_json_body(DetectRequest), summary="Detect faces, landmarks and head pose")
 async def detect(request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
     req, images = await _request_fields(request, DetectRequest, ("image",))
-    options = AnalyzeOptions(landmarks=req.landmarks, pose=req.pose, templates=False, max_faces=req.max_faces)
+    options = AnalyzeOptions(landmarks=req.landmarks, pose=req.pose, templates=False, max_faces=req.max_faces,
+                             quality=req.quality, icao=req.icao)
     result = await state.infer(state.engine.analyze, images["image"], options)
     return analysis_json(result, state.engine.pipeline.models())
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -14,6 +16,8 @@ class DetectRequest(_Strict):
     landmarks: bool = True
     pose: bool = True
     max_faces: int | None = Field(None, ge=1, le=1000)
+    quality: bool = Field(False, description="Face quality fields (docs/quality.md)")
+    icao: bool = Field(False, description="Adds the ICAO-style assessment under quality.icao")
 
 
 class EmbedRequest(_Strict):
@@ -54,6 +58,7 @@ class FaceOut(BaseModel):
     landmarks: list[list[float]] | None = None
     pose: PoseOut | None = None
     template: TemplateWire | None = None
+    quality: dict[str, Any] | None = None
 
 
 class DetectResponse(BaseModel):
