@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from visage.analysis.quality import senseid_brightness
 from visage.types import Face
 
 OCCLUSION_PARTS = ("left_eye", "right_eye", "nose", "mouth", "total")
@@ -52,7 +53,7 @@ def face_to_wire(face: Face) -> dict[str, Any]:
     fields = {
         "distance2center": _clamp(_num(q.get("distance2center")), 0.0, 1.0),
         "size": _clamp(_num(q.get("size"), 6), 0.0, 1.0),
-        "brightness": None if illumination is None else _clamp(round(illumination / 127.5 - 1.0, 4), -1.0, 1.0),
+        "brightness": None if illumination is None else _clamp(senseid_brightness(illumination), -1.0, 1.0),
         "sharpness": None if sharpness is None else _clamp(round(sharpness / 100.0, 4), 0.0, 1.0),
         "mouth_open": _clamp(_num(q.get("mouth_open")), 0.0, 1.0),
         "integrity": _clamp(_num(q.get("integrity")), 0.0, 1.0),
