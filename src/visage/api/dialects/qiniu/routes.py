@@ -197,7 +197,9 @@ async def _image(params: DetectParams, q: QiniuState) -> tuple[bytes, tuple[int,
     return resolved
 
 
-@router.post("/v2/facedetect", response_model=DetectResponse, summary="Detect faces (Qiniu/Baidu face detect)")
+# The response is returned as built (no response_model): key order and integer-vs-float types are wire facts.
+@router.post("/v2/facedetect", responses={200: {"model": DetectResponse}},
+             summary="Detect faces (Qiniu/Baidu face detect)")
 async def facedetect(request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
     q: QiniuState = request.app.state.qiniu
     body = await request.body()

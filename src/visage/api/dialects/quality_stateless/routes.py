@@ -78,7 +78,8 @@ def image_from(value: str | bytes, key: bytes | None) -> bytes:
     return crypto.decrypt(key, envelope)
 
 
-@router.post("/quality/face/stateless", response_model=QualityResponse, response_model_exclude_none=True,
+# Returned as built (no response_model): the key order is the seed's.
+@router.post("/quality/face/stateless", responses={200: {"model": QualityResponse}},
              summary="Quality of each face in a photo (SenseID)")
 async def quality_stateless(request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
     fields = await _fields(request, state.settings.max_request_bytes)
