@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     upsample: int = Field(1, ge=0, le=3, description="Detector upsampling passes (finds smaller faces, slower).")
     max_faces: int = Field(100, gt=0, description="Most faces analysed per image.")
     fast_embedder: str = Field(
-        "faceres-deep", description="Embedder of the fast pipeline: faceres-deep, faceres, mobileface, mobilefacenet."
+        "faceres-deep",
+        description="Embedder of the fast pipeline: faceres-deep, faceres, mobileface, mobilefacenet, or dlib"
+        " (dlib's CC0 ResNet on mesh points: the commercially-safe set, slower).",
     )
     fast_iris: bool = Field(False, description="Fast pipeline: run the Iris model for pupil keypoints.")
     onnx_threads: int = Field(0, ge=0, description="onnxruntime threads per model; 0 = the machine's CPU count.")

@@ -135,3 +135,11 @@ def test_concurrent_threads_give_the_same_results(engine, faces_dir) -> None:
         assert [f.box for f in result.faces] == [f.box for f in want.faces]
         for a, b in zip(result.faces, want.faces, strict=True):
             assert np.allclose(a.template.vector, b.template.vector, atol=1e-5)
+
+
+def test_upright_faces_never_get_a_flipped_pose(engine, faces_dir) -> None:
+    """Regression: the PnP fit once converged to the mirror solution (roll near 180 degrees) for
+    upright faces such as people/biden/biden2.jpg; every fixture face is upright."""
+    for name in ["people/biden/biden2.jpg", "scenes/obama_and_biden.jpg", *SINGLE, *COUNTS]:
+        for face in engine.analyze((faces_dir / name).read_bytes()).faces:
+            assert abs(face.pose.roll) < 45 and abs(face.pose.yaw) < 60, (name, face.pose)

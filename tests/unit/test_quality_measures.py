@@ -82,7 +82,20 @@ def test_dlib68_adapter_names_every_part() -> None:
 
 def test_unknown_scheme_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="no region adapter"):
-        regions_from_landmarks(Landmarks("mesh468", np.zeros((468, 2), np.float32)))
+        regions_from_landmarks(Landmarks("scheme98", np.zeros((98, 2), np.float32)))
+
+
+def test_mesh468_regions_follow_the_dlib68_conventions(engine, faces_dir) -> None:
+    """The mesh adapter yields the same regions as dlib68: image-left eye left of the right one,
+    eyes above the mouth, six points per eye, the chin below the mouth."""
+    from visage.analysis.pipeline import AnalyzeOptions
+
+    face = engine.analyze((faces_dir / "obama.jpg").read_bytes(), AnalyzeOptions()).faces[0]
+    regions = regions_from_landmarks(face.landmarks)
+    assert regions.left_eye.shape == (6, 2) and regions.mouth_inner.shape == (8, 2)
+    assert regions.left_eye_center[0] < regions.right_eye_center[0]
+    assert regions.left_eye_center[1] < regions.mouth_center[1] < regions.chin[1]
+    assert set(regions.parts) == {"left_eye", "right_eye", "nose", "mouth", "left_cheek", "right_cheek", "chin"}
 
 
 def test_eye_aspect_ratio() -> None:

@@ -98,6 +98,7 @@ class ZooEmbedder:
         self._output = [model.outputs[config.output]]
         self.dim = int(model.session.get_outputs()[list(model.outputs).index(config.output)].shape[-1])
         self.template_model = f"{config.template_model}-{self.dim}"
+        self.model_names = (model.spec.name,)
 
     def crops(self, image: np.ndarray, meshes: list[np.ndarray]) -> np.ndarray:
         """Aligned uint8 crops (N x size x size x 3)."""

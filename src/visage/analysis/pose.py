@@ -42,15 +42,36 @@ def _euler_from_rotation(rot: np.ndarray) -> tuple[float, float, float]:
     return yaw, pitch, roll
 
 
+def _initial_guess(pts: np.ndarray, focal: float, cx: float, cy: float) -> tuple[np.ndarray, np.ndarray]:
+    """A physically plausible start for the fit: in-plane roll from the eye line, the head placed
+    in front of the camera at the distance its eye spacing implies, yaw and pitch zero.
+
+    Without it the iterative solver sometimes converges to the mirror solution behind the camera
+    (an upright face reported with roll near 180 degrees).
+    """
+    eye_l, eye_r = pts[2, 0], pts[3, 0]
+    roll = math.atan2(eye_r[1] - eye_l[1], eye_r[0] - eye_l[0])
+    eye_px = max(float(np.hypot(*(eye_r - eye_l))), 1.0)
+    model_eye = float(_MODEL_POINTS[3, 0] - _MODEL_POINTS[2, 0])
+    z = focal * model_eye / eye_px
+    nose = pts[0, 0]
+    rvec = np.array([[0.0], [0.0], [roll]], dtype=np.float64)
+    tvec = np.array([[(nose[0] - cx) * z / focal], [(nose[1] - cy) * z / focal], [z]], dtype=np.float64)
+    return rvec, tvec
+
+
 def pose_from_points(image_points: np.ndarray, width: int, height: int) -> Pose:
     """Fit the generic head to six image points (order of ``_MODEL_POINTS``) and return its pose."""
     focal = float(width)
-    camera = np.array([[focal, 0, width / 2.0], [0, focal, height / 2.0], [0, 0, 1]], dtype=np.float64)
+    cx, cy = width / 2.0, height / 2.0
+    camera = np.array([[focal, 0, cx], [0, focal, cy], [0, 0, 1]], dtype=np.float64)
     pts = np.asarray(image_points, dtype=np.float64).reshape(-1, 1, 2)
-    ok, rvec, _tvec = cv2.solvePnP(
-        _MODEL_POINTS.reshape(-1, 1, 3), pts, camera, None, flags=cv2.SOLVEPNP_ITERATIVE
+    rvec, tvec = _initial_guess(pts, focal, cx, cy)
+    ok, rvec, tvec = cv2.solvePnP(
+        _MODEL_POINTS.reshape(-1, 1, 3), pts, camera, None, rvec, tvec, useExtrinsicGuess=True,
+        flags=cv2.SOLVEPNP_ITERATIVE,
     )
-    if not ok:
+    if not ok or tvec[2, 0] <= 0:
         return Pose(0.0, 0.0, 0.0)
     rot, _ = cv2.Rodrigues(rvec)
     yaw, pitch, roll = _euler_from_rotation(rot)

@@ -106,7 +106,54 @@ def _dlib68(points: np.ndarray) -> FaceRegions:
     )
 
 
-ADAPTERS: dict[str, Callable[[np.ndarray], FaceRegions]] = {"dlib68": _dlib68}
+# MediaPipe Face Mesh (468 points) indices; image-left eye = the subject's right eye (33 ... 133).
+_M_EYE_L = (33, 160, 158, 133, 153, 144)  # outer corner, upper lid x2, inner corner, lower lid back
+_M_EYE_R = (362, 385, 387, 263, 373, 380)  # inner corner, upper lid x2, outer corner, lower lid back
+_M_EYE_RING_L = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
+_M_EYE_RING_R = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
+_M_LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
+_M_LIPS_INNER = (78, 81, 13, 311, 308, 402, 14, 178)
+_M_BROWS = (70, 63, 105, 66, 107, 55, 65, 52, 53, 46, 300, 293, 334, 296, 336, 285, 295, 282, 283, 276)
+_M_NOSE = (168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 98, 327, 129, 358, 64, 294)
+_M_JAW_L = (234, 93, 132, 58, 172)
+_M_JAW_R = (454, 323, 361, 288, 397)
+_M_CHIN = (150, 149, 176, 148, 152, 377, 400, 378, 379)
+_M_LOWER_LIP_BACK = (375, 321, 405, 314, 17, 84, 181, 91, 146)
+
+
+def _mesh468(points: np.ndarray) -> FaceRegions:
+    """MediaPipe Face Mesh (the fast pipeline): the same regions as :func:`_dlib68`, from the mesh's
+    eye, lip, brow, nose and face-oval indices (docs/quality.md lists them)."""
+    p = np.asarray(points, dtype=np.float64)[:, :2]
+    left_eye, right_eye = p[list(_M_EYE_L)], p[list(_M_EYE_R)]
+    wing_l, wing_r = p[129], p[358]
+    under_l = p[[153, 144]] + (wing_l[1] - p[[153, 144]][:, 1:2]) * np.array([0.0, 0.33])
+    under_r = p[[373, 380]] + (wing_r[1] - p[[373, 380]][:, 1:2]) * np.array([0.0, 0.33])
+    lips = p[list(_M_LIPS_OUTER)]
+    parts = {
+        "left_eye": _scaled(p[list(_M_EYE_RING_L)], 1.6),
+        "right_eye": _scaled(p[list(_M_EYE_RING_R)], 1.6),
+        "nose": np.vstack([(p[133] + p[168]) / 2.0, (p[362] + p[168]) / 2.0, p[358], p[327], p[2], p[98], p[129]]),
+        "mouth": _scaled(lips, 1.15),
+        "left_cheek": np.vstack([p[list(_M_JAW_L)], p[61], wing_l, under_l]),
+        "right_cheek": np.vstack([p[list(_M_JAW_R)], p[291], wing_r, under_r[::-1]]),
+        "chin": np.vstack([p[list(_M_CHIN)], p[list(_M_LOWER_LIP_BACK)]]),
+    }
+    features = p[sorted(set(_M_BROWS + _M_EYE_RING_L + _M_EYE_RING_R + _M_NOSE + _M_LIPS_OUTER))]
+    return FaceRegions(
+        left_eye=left_eye,
+        right_eye=right_eye,
+        mouth_outer=lips,
+        mouth_inner=p[list(_M_LIPS_INNER)],
+        features=features,
+        outline=p,
+        nose_root=p[168],
+        chin=p[152],
+        parts=parts,
+    )
+
+
+ADAPTERS: dict[str, Callable[[np.ndarray], FaceRegions]] = {"dlib68": _dlib68, "mesh468": _mesh468}
 
 
 def regions_from_landmarks(landmarks: Landmarks) -> FaceRegions:
