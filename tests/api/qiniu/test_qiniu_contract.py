@@ -127,8 +127,9 @@ def test_golden_fields_landmarks(client, two_people) -> None:
             assert 0 < face["age"] < 100 and face["gender"]["type"] in ("male", "female")
 
 
-def test_quality_and_eye_status_on_the_quality_engine(engine, faces_dir) -> None:
-    with TestClient(create_app(Settings(), engine)) as c:
+@pytest.mark.parametrize("which", ["engine", "fast_engine"])
+def test_quality_and_eye_status(request, which, faces_dir) -> None:
+    with TestClient(create_app(Settings(), request.getfixturevalue(which))) as c:
         image = (faces_dir / "obama_partial_face.jpg").read_bytes()
         result = ok(c.post(URL, json={"image": b64(image), "image_type": "BASE64",
                                       "face_field": "quality,eye_status"}))
