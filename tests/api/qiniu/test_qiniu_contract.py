@@ -289,6 +289,7 @@ def test_bad_input_gets_qiniu_envelope(client, name, payload, code) -> None:
 def test_truncated_jpeg_and_still_serving(client, two_people) -> None:
     err(client.post(URL, json={"image": b64(truncated(two_people)), "image_type": "BASE64"}), 216201,
         msg="image format error")
+    err(client.get(URL), 3, 405, msg="Unsupported openapi method")
     assert ok(client.post(URL, json={"image": b64(two_people), "image_type": "BASE64"}))["face_num"] == 1
 
 

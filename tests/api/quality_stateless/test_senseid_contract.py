@@ -209,7 +209,9 @@ def test_huge_bodies_are_413(client) -> None:
 
 
 def test_wrong_method_and_still_serving(client, two_people) -> None:
-    assert client.get(URL).status_code == 405
+    assert_error(client.get(URL), 1200, 405)
+    assert_error(client.post("/quality/face/unknown", data={"encrypted_image": "aGVsbG8="}), 1200, 404)
+    assert_error(client.delete("/quality/x"), 1200, 404)
     r = client.post(URL, data={"encrypted_image": b64(two_people)})
     assert r.status_code == 200 and len(r.json()["faces"]) == 2
 

@@ -70,8 +70,15 @@ CODES: dict[str, tuple[int, str, int]] = {
     "model_unavailable": (2, "Service temporarily unavailable", 200),
     "timeout": (2, "Service temporarily unavailable", 200),
     "not_found": (3, "Unsupported openapi method", 200),
+    "method_not_allowed": (3, "Unsupported openapi method", 405),
 }
 INTERNAL = (222302, "system error", 200)
+
+
+class MethodNotAllowedError(VisageError):
+    """``/v2/facedetect`` with a method other than POST."""
+
+    code = "method_not_allowed"
 
 
 class MissingParameterError(VisageError):

@@ -20,6 +20,7 @@ from visage.api.dialects.qiniu.errors import (
     DIALECT,
     FaceTokenNotFoundError,
     LivenessFailedError,
+    MethodNotAllowedError,
     MissingParameterError,
     NotJsonError,
     NotSupportedError,
@@ -240,3 +241,9 @@ async def facedetect(request: Request, state: AppState = Depends(get_state)) -> 
     face_list = [face_to_wire(f, tok, params.fields, crop) for (f, tok), crop in zip(chosen, crops, strict=True)]
     return {"error_code": 0, "error_msg": "SUCCESS", "log_id": log_id(request.state.request_id),
             "result": {"face_num": len(face_list), "face_list": face_list}}
+
+
+@router.api_route("/v2/facedetect", methods=["GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"],
+                  include_in_schema=False)
+async def wrong_method(request: Request) -> None:
+    raise MethodNotAllowedError(f"{request.method} is not allowed here; use POST")

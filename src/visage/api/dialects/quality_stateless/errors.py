@@ -15,12 +15,20 @@ from visage.errors import VisageError
 
 DIALECT = "quality_stateless"
 
+
+class MethodNotAllowedError(VisageError):
+    """The route exists but not for this HTTP method."""
+
+    code = "method_not_allowed"
+
+
 # domain code -> (SenseID code, HTTP status)
 CODES: dict[str, tuple[int, int]] = {
     "invalid_parameter": (1200, 400),
     "invalid_base64": (1200, 400),
     "url_not_allowed": (1200, 400),
     "not_found": (1200, 404),
+    "method_not_allowed": (1200, 405),
     "empty_image": (2004, 411),
     "image_too_large": (2004, 413),
     "request_too_large": (2004, 413),

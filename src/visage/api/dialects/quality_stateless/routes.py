@@ -18,11 +18,11 @@ from starlette.formparsers import MultiPartException
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.api.body import media_type, read_json
 from visage.api.dialects.quality_stateless import crypto
-from visage.api.dialects.quality_stateless.errors import DIALECT
+from visage.api.dialects.quality_stateless.errors import DIALECT, MethodNotAllowedError
 from visage.api.dialects.quality_stateless.mapping import face_to_wire
 from visage.api.dialects.quality_stateless.schemas import REQUEST_FIELDS, ErrorResponse, QualityResponse
 from visage.api.state import AppState, get_state, require_key
-from visage.errors import InvalidParameterError, NoFaceError
+from visage.errors import InvalidParameterError, NoFaceError, NotFoundError
 from visage.imaging import decode_base64
 
 _OPTION_FIELDS = {f.name for f in dataclasses.fields(AnalyzeOptions)}
@@ -94,3 +94,17 @@ async def quality_stateless(request: Request, state: AppState = Depends(get_stat
         raise NoFaceError("no face detected in the image")
     return {"code": 1000, "faces": [face_to_wire(f) for f in result.faces],
             "request_id": request.state.request_id}
+
+
+_OTHER_METHODS = ["GET", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+
+
+@router.api_route("/quality/face/stateless", methods=_OTHER_METHODS, include_in_schema=False)
+async def wrong_method(request: Request) -> None:
+    raise MethodNotAllowedError(f"{request.method} is not allowed here; use POST")
+
+
+@router.api_route("/quality/{rest:path}", methods=["POST", *_OTHER_METHODS], include_in_schema=False)
+async def unknown_route(request: Request, rest: str) -> None:
+    """Unknown paths under /quality/ answer in SenseID's envelope (seed 001's 404)."""
+    raise NotFoundError(f"no route {request.method} {request.url.path}")
