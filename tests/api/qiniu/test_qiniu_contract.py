@@ -302,3 +302,12 @@ def test_internal_error_is_generic() -> None:
         r = c.post(URL, json={"image": "aGVsbG8=", "image_type": "BASE64"})
         body = err(r, 222302, msg="system error")
         assert "secret" not in r.text and "secret" not in r.headers["x-visage-error"] and body["result"] is None
+
+
+def test_hostile_names_are_bounded_and_header_safe(client) -> None:
+    payload = {"image": "aGVsbG8=", "image_type": "BASE64", "face_field": ",".join(f"x{i}" * 50 for i in range(300))}
+    payload.update({f"evil\r\nX-Injected: 1\x00{i}" + "k" * 500: 1 for i in range(200)})
+    r = client.post(URL, json=payload)
+    err(r, 216100)
+    assert "x-injected" not in r.headers and len(r.headers["x-visage-error"]) <= 300
+    assert "and 195 more" in r.headers["x-visage-error"]

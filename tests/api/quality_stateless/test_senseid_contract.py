@@ -224,3 +224,9 @@ def test_internal_error_is_generic_500() -> None:
     with TestClient(create_app(Settings(), Broken()), raise_server_exceptions=False) as c:
         body = assert_error(c.post(URL, data={"encrypted_image": "aGVsbG8="}), 500, 500, header=False)
         assert "secret" not in json.dumps(body)
+
+
+def test_many_unknown_fields_bounded_message(client) -> None:
+    payload = {f"field{i}" + "x" * 1000: "v" for i in range(500)}
+    body = assert_error(client.post(URL, json={"encrypted_image": "aGVsbG8=", **payload}), 1200, 400)
+    assert len(body["message"]) < 600 and "and 495 more" in body["message"]

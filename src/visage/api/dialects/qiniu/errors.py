@@ -110,7 +110,7 @@ def code_for(error: VisageError) -> tuple[int, str, int]:
 def render_error(request: Request, error: VisageError, status: int, request_id: str) -> JSONResponse:
     code, msg, http_status = code_for(error)
     detail = "internal error" if (code, msg, http_status) == INTERNAL else error.message
-    detail = detail.encode("ascii", "backslashreplace").decode()[:300].replace("\r", " ").replace("\n", " ")
+    detail = "".join(c if " " <= c <= "~" else "?" for c in detail[:300])  # printable ASCII only: a header
     headers = {"X-Visage-Error": detail}
     if http_status == 401:
         headers["WWW-Authenticate"] = "Qiniu"

@@ -72,6 +72,12 @@ class DetectParams:
     crops: bool
 
 
+def _names(names: list[str]) -> str:
+    """Client-supplied names for a message, bounded (a hostile body may hold thousands of long keys)."""
+    shown = ", ".join(repr(n[:40]) for n in names[:5])
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
 def _set_dialect(request: Request) -> None:
     request.state.dialect = DIALECT
 
@@ -100,7 +106,7 @@ def _int(data: dict[str, Any], name: str, lo: int, hi: int, default: int) -> int
 def parse_params(data: dict[str, Any]) -> DetectParams:
     unknown = sorted(set(data) - REQUEST_FIELDS)
     if unknown:
-        raise InvalidParameterError(f"unknown field(s): {', '.join(unknown)}")
+        raise InvalidParameterError(f"unknown field(s): {_names(unknown)}")
     image = data.get("image")
     if image is None or image == "":
         raise MissingParameterError("image is required", param="image")
@@ -115,7 +121,7 @@ def parse_params(data: dict[str, Any]) -> DetectParams:
     fields = frozenset(f.strip() for f in raw_fields.split(",") if f.strip())
     bad = sorted(fields - set(FACE_FIELDS))
     if bad:
-        raise InvalidParameterError(f"unknown face_field value(s) {', '.join(bad)}; known: {', '.join(FACE_FIELDS)}",
+        raise InvalidParameterError(f"unknown face_field value(s) {_names(bad)}; known: {', '.join(FACE_FIELDS)}",
                                     param="face_field")
     return DetectParams(
         image=image, image_type=image_type, fields=fields,

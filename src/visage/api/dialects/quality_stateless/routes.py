@@ -28,6 +28,12 @@ from visage.imaging import decode_base64
 _OPTION_FIELDS = {f.name for f in dataclasses.fields(AnalyzeOptions)}
 
 
+def _names(names: list[str]) -> str:
+    """Client-supplied names for a message, bounded (a hostile body may hold thousands of long keys)."""
+    shown = ", ".join(repr(n[:40]) for n in names[:5])
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
 def _set_dialect(request: Request) -> None:
     request.state.dialect = DIALECT
 
@@ -85,7 +91,7 @@ async def quality_stateless(request: Request, state: AppState = Depends(get_stat
     fields = await _fields(request, state.settings.max_request_bytes)
     unknown = sorted(set(fields) - REQUEST_FIELDS)
     if unknown:
-        raise InvalidParameterError(f"unknown field(s): {', '.join(unknown)}")
+        raise InvalidParameterError(f"unknown field(s): {_names(unknown)}")
     if "encrypted_image" not in fields:
         raise InvalidParameterError("encrypted_image is required")
     image = image_from(fields["encrypted_image"], request.app.state.senseid_key)
