@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,11 +63,11 @@ class Settings(BaseSettings):
     )
 
     # Vendor dialects (docs/senseid.md, docs/qiniu.md).
-    senseid_image_key: str | None = Field(
+    senseid_image_key: SecretStr | None = Field(
         None, description="SenseID dialect: base64 of a 32-byte AES-256-GCM key; when set, encrypted_image must be"
         " the AES-GCM envelope (docs/senseid.md); unset = plain base64 images.",
     )
-    qiniu_keys: str | None = Field(
+    qiniu_keys: SecretStr | None = Field(
         None, description="Qiniu dialect: 'AK:SK' pairs, comma-separated; when set, every call needs a valid"
         " 'Authorization: Qiniu AK:sign' (docs/qiniu.md); unset = open.",
     )
@@ -82,6 +83,22 @@ class Settings(BaseSettings):
     )
     url_fetch_max_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest image fetched from a URL.")
     url_fetch_timeout_s: float = Field(5.0, gt=0, description="Total time allowed for fetching one image URL.")
+    # Rekognition dialect (POST / with X-Amz-Target): AWS Signature V4 against these keys.
+    aws_keys: SecretStr | None = Field(
+        None, description="Rekognition dialect access keys for SigV4: 'AKID:SECRET', comma-separated."
+    )
+    aws_keys_file: Path | None = Field(
+        None, description="File of Rekognition keys, one 'AKID SECRET' or 'AKID:SECRET' a line; re-read on change."
+    )
+    rekognition_auth: Literal["sigv4", "off"] = Field(
+        "sigv4", description="Rekognition dialect auth: 'sigv4' (keys required) or 'off' (anonymous, explicit)."
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint for Rekognition Image.S3Object; unset = S3Object refused."
+    )
+    s3_region: str = Field("us-east-1", description="Region used to sign requests to the S3 endpoint.")
+    s3_access_key_id: str | None = Field(None, description="Access key for the S3 endpoint (unsigned when unset).")
+    s3_secret_access_key: SecretStr | None = Field(None, description="Secret key for the S3 endpoint.")
 
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{self.home / 'visage.db'}"

@@ -15,7 +15,7 @@ def mount(app: FastAPI) -> None:
     """Add the dialect's route, its state (keys, FACE_TOKEN cache, URL policy) and error envelope."""
     settings = app.state.visage.settings
     app.state.qiniu = QiniuState(
-        keys=parse_keys(settings.qiniu_keys),
+        keys=parse_keys(settings.qiniu_keys.get_secret_value() if settings.qiniu_keys else None),
         tokens=FaceTokenCache(settings.face_token_ttl_s, settings.face_token_cache_bytes),
         fetch=FetchPolicy.from_settings(settings),
     )

@@ -12,7 +12,7 @@ from visage.api.dialects.quality_stateless.routes import router
 def mount(app: FastAPI) -> None:
     """Add the dialect's route and its error envelope to ``app``."""
     key = app.state.visage.settings.senseid_image_key
-    app.state.senseid_key = crypto.parse_key(key) if key else None
+    app.state.senseid_key = crypto.parse_key(key.get_secret_value()) if key else None
     app.state.error_renderers[DIALECT] = render_error
     app.include_router(router)
 

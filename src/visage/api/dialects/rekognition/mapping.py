@@ -1,0 +1,303 @@
+"""Domain results -> Rekognition wire shapes (``FaceDetail``, ``ComparedFace``, ``BoundingBox`` ...).
+
+Coordinates: visage works in pixels of the decoded, orientation-corrected image; Rekognition
+speaks ratios of the image's width and height (not clipped: a face cut by the border may have a
+negative ``Left``, as on AWS). Confidences and similarities: visage's [0, 1] become 0-100.
+
+Nothing here invents a value: a field whose value the engine did not produce is omitted
+(Rekognition marks every ``FaceDetail`` member optional).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from visage.types import Box, Face, Landmarks
+
+# ----------------------------------------------------------------------------------- landmarks
+# Rekognition's 30 landmark types. "Left"/"Right" are sides of the *image* (AWS's own example puts
+# eyeLeft at a smaller X than eyeRight), i.e. leftEye* is the subject's right eye.
+#
+# Each type maps to point indices of a landmark scheme; several indices are averaged.
+LANDMARK_SCHEMES: dict[str, dict[str, tuple[int, ...]]] = {
+    # dlib / iBUG 300-W 68 points (0-based): jaw 0-16 (0 at the image-left temple, 8 the chin),
+    # brows 17-21 (image-left) and 22-26, nose bridge 27-30 (30 the tip) and base 31-35,
+    # eyes 36-41 (image-left: 36 outer, 39 inner corner) and 42-47 (42 inner, 45 outer),
+    # mouth 48-59 outer (48 and 54 the corners, 51 top, 57 bottom) and 60-67 inner.
+    # No pupil points: leftPupil/rightPupil are the centres of the eye contours.
+    "dlib68": {
+        "eyeLeft": (36, 37, 38, 39, 40, 41),
+        "eyeRight": (42, 43, 44, 45, 46, 47),
+        "nose": (30,),
+        "mouthLeft": (48,),
+        "mouthRight": (54,),
+        "leftEyeBrowLeft": (17,),
+        "leftEyeBrowRight": (21,),
+        "leftEyeBrowUp": (19,),
+        "rightEyeBrowLeft": (22,),
+        "rightEyeBrowRight": (26,),
+        "rightEyeBrowUp": (24,),
+        "leftEyeLeft": (36,),
+        "leftEyeRight": (39,),
+        "leftEyeUp": (37, 38),
+        "leftEyeDown": (40, 41),
+        "rightEyeLeft": (42,),
+        "rightEyeRight": (45,),
+        "rightEyeUp": (43, 44),
+        "rightEyeDown": (46, 47),
+        "noseLeft": (31,),
+        "noseRight": (35,),
+        "mouthUp": (51,),
+        "mouthDown": (57,),
+        "leftPupil": (36, 37, 38, 39, 40, 41),
+        "rightPupil": (42, 43, 44, 45, 46, 47),
+        "upperJawlineLeft": (0,),
+        "midJawlineLeft": (4,),
+        "chinBottom": (8,),
+        "midJawlineRight": (12,),
+        "upperJawlineRight": (16,),
+    },
+    # MediaPipe Face Mesh, 468 points (canonical face model indices; 33/133 are the image-left
+    # eye's outer/inner corners, 263/362 the image-right eye's). Pupils: eye-contour centres.
+    # Checked against the dlib68 row on the same fixture faces (tests/api/rekognition/
+    # test_landmark_schemes.py): every type within 0.15 inter-ocular distances on average;
+    # the upper jawline points are 127/356 (temple level, as dlib's 0/16), measured closest.
+    "mesh468": {
+        "eyeLeft": (33, 133, 159, 145),
+        "eyeRight": (362, 263, 386, 374),
+        "nose": (1,),
+        "mouthLeft": (61,),
+        "mouthRight": (291,),
+        "leftEyeBrowLeft": (70,),
+        "leftEyeBrowRight": (107,),
+        "leftEyeBrowUp": (105,),
+        "rightEyeBrowLeft": (336,),
+        "rightEyeBrowRight": (300,),
+        "rightEyeBrowUp": (334,),
+        "leftEyeLeft": (33,),
+        "leftEyeRight": (133,),
+        "leftEyeUp": (159,),
+        "leftEyeDown": (145,),
+        "rightEyeLeft": (362,),
+        "rightEyeRight": (263,),
+        "rightEyeUp": (386,),
+        "rightEyeDown": (374,),
+        "noseLeft": (98,),
+        "noseRight": (327,),
+        "mouthUp": (0,),
+        "mouthDown": (17,),
+        "leftPupil": (33, 133, 159, 145),
+        "rightPupil": (362, 263, 386, 374),
+        "upperJawlineLeft": (127,),
+        "midJawlineLeft": (172,),
+        "chinBottom": (152,),
+        "midJawlineRight": (397,),
+        "upperJawlineRight": (356,),
+    },
+}
+
+#: The order Rekognition lists landmark types in its model (and DetectFaces answers in).
+LANDMARK_TYPES: tuple[str, ...] = tuple(LANDMARK_SCHEMES["dlib68"])
+#: CompareFaces' ComparedFace carries these five only, as on AWS.
+COMPARED_FACE_LANDMARKS: tuple[str, ...] = ("eyeLeft", "eyeRight", "mouthLeft", "mouthRight", "nose")
+
+
+def landmarks_wire(
+    landmarks: Landmarks | None, width: int, height: int, types: Iterable[str] = LANDMARK_TYPES
+) -> list[dict[str, Any]] | None:
+    """Rekognition ``Landmarks`` from any scheme listed in :data:`LANDMARK_SCHEMES`.
+
+    ``None`` when the face has no landmarks or a scheme without a mapping (the field is omitted).
+    """
+    if landmarks is None:
+        return None
+    table = LANDMARK_SCHEMES.get(landmarks.scheme)
+    if table is None:
+        return None
+    points = np.asarray(landmarks.points, dtype=np.float64)
+    out = []
+    for name in types:
+        idx = table.get(name)
+        if idx is None or max(idx) >= len(points):
+            continue
+        x, y = points[list(idx)].mean(axis=0)
+        out.append({"Type": name, "X": float(x) / width, "Y": float(y) / height})
+    return out or None
+
+
+def bounding_box(box: Box, width: int, height: int) -> dict[str, float]:
+    return {
+        "Width": float(box.width) / width,
+        "Height": float(box.height) / height,
+        "Left": float(box.left) / width,
+        "Top": float(box.top) / height,
+    }
+
+
+def percent(value: float) -> float:
+    """[0, 1] -> Rekognition's 0-100, clamped."""
+    return float(min(max(value, 0.0), 1.0) * 100.0)
+
+
+# ---------------------------------------------------------------------------------- attributes
+#: Rekognition ``Attributes`` names beyond DEFAULT -> the FaceDetail member each one adds.
+ATTRIBUTE_FIELDS: dict[str, str] = {
+    "AGE_RANGE": "AgeRange",
+    "BEARD": "Beard",
+    "EMOTIONS": "Emotions",
+    "EYE_DIRECTION": "EyeDirection",
+    "EYEGLASSES": "Eyeglasses",
+    "EYES_OPEN": "EyesOpen",
+    "GENDER": "Gender",
+    "MOUTH_OPEN": "MouthOpen",
+    "MUSTACHE": "Mustache",
+    "FACE_OCCLUDED": "FaceOccluded",
+    "SMILE": "Smile",
+    "SUNGLASSES": "Sunglasses",
+}
+
+#: Boolean attributes: FaceDetail member -> key in ``Face.attributes``.
+_BOOLEAN_KEYS: dict[str, str] = {
+    "Smile": "smile",
+    "Eyeglasses": "eyeglasses",
+    "Sunglasses": "sunglasses",
+    "Beard": "beard",
+    "Mustache": "mustache",
+    "EyesOpen": "eyes_open",
+    "MouthOpen": "mouth_open",
+    "FaceOccluded": "face_occluded",
+}
+
+#: visage emotion names -> Rekognition's ``EmotionName`` enum.
+_EMOTIONS: dict[str, str] = {
+    "happy": "HAPPY", "happiness": "HAPPY",
+    "sad": "SAD", "sadness": "SAD",
+    "angry": "ANGRY", "anger": "ANGRY",
+    "confused": "CONFUSED",
+    "disgusted": "DISGUSTED", "disgust": "DISGUSTED",
+    "surprised": "SURPRISED", "surprise": "SURPRISED",
+    "calm": "CALM", "neutral": "CALM",
+    "fear": "FEAR", "fearful": "FEAR",
+    "unknown": "UNKNOWN",
+}
+
+
+def requested_fields(attributes: Iterable[str] | None) -> set[str]:
+    """FaceDetail members beyond the defaults that an ``Attributes`` list asks for."""
+    names = set(attributes or ("DEFAULT",))
+    if "ALL" in names:
+        return set(ATTRIBUTE_FIELDS.values())
+    return {ATTRIBUTE_FIELDS[n] for n in names if n in ATTRIBUTE_FIELDS}
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _value_confidence(item: object) -> tuple[object, float] | None:
+    if not isinstance(item, Mapping) or "value" not in item:
+        return None
+    confidence = _number(item.get("confidence"))
+    if confidence is None:
+        return None
+    return item["value"], percent(confidence)
+
+
+def attribute_fields(face: Face, wanted: set[str]) -> dict[str, Any]:
+    """The FaceDetail members ``wanted`` that the engine actually measured, in Rekognition's shapes.
+
+    The engine's contract (``Face.attributes``; confidences in [0, 1] like ``Face.confidence``):
+    ``age: {"low": int, "high": int}``, ``gender: {"value": "male"|"female", "confidence"}``,
+    ``emotions: {"happy": p, "sad": p, ...}`` (or a list of ``{"type", "confidence"}``),
+    ``smile``/``eyeglasses``/``sunglasses``/``beard``/``mustache``/``eyes_open``/``mouth_open``/
+    ``face_occluded: {"value": bool, "confidence"}``, ``eye_direction: {"yaw", "pitch", "confidence"}``.
+    Anything missing or malformed is omitted, never guessed.
+    """
+    attrs: Mapping[str, Any] = face.attributes or {}
+    out: dict[str, Any] = {}
+    age = attrs.get("age")
+    if "AgeRange" in wanted and isinstance(age, Mapping):
+        low, high = _number(age.get("low")), _number(age.get("high"))
+        if low is not None and high is not None:
+            out["AgeRange"] = {"Low": round(low), "High": round(high)}
+    for field, key in _BOOLEAN_KEYS.items():
+        vc = _value_confidence(attrs.get(key)) if field in wanted else None
+        if vc is not None and isinstance(vc[0], bool | np.bool_):
+            out[field] = {"Value": bool(vc[0]), "Confidence": vc[1]}
+    gender = _value_confidence(attrs.get("gender")) if "Gender" in wanted else None
+    if gender is not None and str(gender[0]).lower() in ("male", "female"):
+        out["Gender"] = {"Value": str(gender[0]).capitalize(), "Confidence": gender[1]}
+    emotions = attrs.get("emotions")
+    if "Emotions" in wanted and emotions:
+        pairs = emotions.items() if isinstance(emotions, Mapping) else (
+            (e.get("type"), e.get("confidence")) for e in emotions if isinstance(e, Mapping))
+        rows: dict[str, float] = {}
+        for name, confidence in pairs:
+            kind, p = _EMOTIONS.get(str(name).lower()), _number(confidence)
+            if kind is not None and p is not None:
+                rows[kind] = max(rows.get(kind, 0.0), percent(p))
+        if rows:
+            out["Emotions"] = [{"Type": k, "Confidence": v} for k, v in sorted(rows.items(), key=lambda kv: -kv[1])]
+    gaze = attrs.get("eye_direction")
+    if "EyeDirection" in wanted and isinstance(gaze, Mapping):
+        yaw, pitch, confidence = (_number(gaze.get(k)) for k in ("yaw", "pitch", "confidence"))
+        if yaw is not None and pitch is not None and confidence is not None:
+            out["EyeDirection"] = {"Yaw": yaw, "Pitch": pitch, "Confidence": percent(confidence)}
+    return out
+
+
+def quality_wire(face: Face) -> dict[str, float] | None:
+    """``Quality`` from ``Face.quality`` (``brightness``/``sharpness``, 0-100), when measured."""
+    quality = face.quality or {}
+    out = {}
+    for key, field in (("brightness", "Brightness"), ("sharpness", "Sharpness")):
+        value = _number(quality.get(key))
+        if value is not None:
+            out[field] = min(max(value, 0.0), 100.0)
+    return out or None
+
+
+def pose_wire(face: Face) -> dict[str, float] | None:
+    if face.pose is None:
+        return None
+    return {"Roll": float(face.pose.roll), "Yaw": float(face.pose.yaw), "Pitch": float(face.pose.pitch)}
+
+
+# ------------------------------------------------------------------------------------- shapes
+def face_detail(face: Face, width: int, height: int, wanted: set[str] | None = None) -> dict[str, Any]:
+    """A ``FaceDetail``: the default members plus the attributes in ``wanted`` that exist."""
+    out: dict[str, Any] = {"BoundingBox": bounding_box(face.box, width, height)}
+    out.update(attribute_fields(face, wanted or set()))
+    optional = {
+        "Landmarks": landmarks_wire(face.landmarks, width, height),
+        "Pose": pose_wire(face),
+        "Quality": quality_wire(face),
+    }
+    out.update({k: v for k, v in optional.items() if v is not None})
+    out["Confidence"] = percent(face.confidence)
+    return out
+
+
+def compared_face(face: Face, width: int, height: int) -> dict[str, Any]:
+    """A ``ComparedFace`` (CompareFaces): box, confidence, five landmarks, pose, quality."""
+    out: dict[str, Any] = {"BoundingBox": bounding_box(face.box, width, height), "Confidence": percent(face.confidence)}
+    optional = {
+        "Landmarks": landmarks_wire(face.landmarks, width, height, COMPARED_FACE_LANDMARKS),
+        "Pose": pose_wire(face),
+        "Quality": quality_wire(face),
+    }
+    out.update({k: v for k, v in optional.items() if v is not None})
+    extra = attribute_fields(face, {"Emotions", "Smile"})
+    out.update(extra)
+    return out
+
+
+def compared_source_face(face: Face, width: int, height: int) -> dict[str, Any]:
+    """``ComparedSourceImageFace``: the box and confidence of the source face."""
+    return {"BoundingBox": bounding_box(face.box, width, height), "Confidence": percent(face.confidence)}
