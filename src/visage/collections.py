@@ -17,6 +17,7 @@ from visage.calibration import DEFAULT_THRESHOLD, get_calibration
 from visage.engine import Engine
 from visage.errors import InvalidParameterError, NoFaceError, NotFoundError, TemplateMismatchError
 from visage.store import AssociationResult, CollectionInfo, FaceRecord, NewFace, TemplateStore, UserRecord
+from visage.store.base import MAX_PAGE
 from visage.types import Face, ImageAnalysis, Template
 
 MAX_INDEX_FACES = 100
@@ -139,7 +140,8 @@ class CollectionService:
         if not found:
             raise NotFoundError(f"face {face_id} not found in collection {collection_id}")
         probe = found[0]
-        matches = self._search(collection_id, probe.template, max_faces + 1, threshold)
+        # One extra hit for the probe itself, within the store's page bound.
+        matches = self._search(collection_id, probe.template, min(max_faces + 1, MAX_PAGE), threshold)
         return probe, [m for m in matches if m.face.face_id != face_id][:max_faces]
 
     def search_by_image(self, collection_id: str, image: bytes, *, max_faces: int = 10,

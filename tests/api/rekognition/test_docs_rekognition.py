@@ -37,5 +37,5 @@ def test_quality_table_matches_the_levels() -> None:
         row = re.search(rf"\| `{level}`[^|]*\|(.*)\|\s*$", DOC, flags=re.M).group(1)
         cells = [c.strip().rstrip("°") for c in row.split("|")]
         expected = [bar.min_confidence, bar.min_box_side, bar.max_abs_yaw, bar.max_abs_pitch, bar.min_brightness,
-                    bar.min_sharpness]
+                    bar.min_sharpness, bar.min_integrity, bar.min_occlusion_total]
         assert [float(c) for c in cells] == [float(v) for v in expected], level
