@@ -311,3 +311,21 @@ def test_hostile_names_are_bounded_and_header_safe(client) -> None:
     err(r, 216100)
     assert "x-injected" not in r.headers and len(r.headers["x-visage-error"]) <= 300
     assert "and 195 more" in r.headers["x-visage-error"]
+
+
+def test_liveness_levels_on_real_photos(client, faces_dir) -> None:
+    """A live photo passes HIGH; a grey-scale copy of another (a black-and-white print, scored 0.39 by the
+    liveness model when written) fails NORMAL with the seed's liveness failure and passes LOW."""
+    live = b64((faces_dir / "obama.jpg").read_bytes())
+    r = client.post(URL, json={"image": live, "image_type": "BASE64", "liveness_control": "HIGH"})
+    if r.json()["error_code"] == 216102:
+        err(r, 216102, msg="service not support")
+        pytest.skip("this engine build has no liveness model")
+    assert ok(r)["face_num"] == 1
+    buf = io.BytesIO()
+    Image.open(faces_dir / "obama2.jpg").convert("L").convert("RGB").save(buf, "PNG")
+    grey = b64(buf.getvalue())
+    body = err(client.post(URL, json={"image": grey, "image_type": "BASE64", "liveness_control": "NORMAL"}),
+               223120, msg="liveness check fail")
+    assert body["result"] is None
+    assert ok(client.post(URL, json={"image": grey, "image_type": "BASE64", "liveness_control": "LOW"}))
