@@ -125,6 +125,40 @@ def accuracy(contender, items: list[tuple[str, Path]]) -> dict[str, object]:
             "no_face": missed, "errors": errors}
 
 
+def attribute_costs(settings: Settings, blobs: list[bytes], repeats: int) -> dict[str, dict[str, float]]:
+    """Fast pipeline: ms of each attribute requested alone (and of ``all``), per image and per face,
+    medians over ``repeats`` passes of the bench images; plus body (person) detection per image."""
+    from visage.analysis.attributes import ATTRIBUTE_MODELS
+    from visage.analysis.pipeline import AnalyzeOptions
+    from visage.engine import Engine
+
+    engine = Engine(settings.model_copy(update={"pipeline": "fast"}))
+    images = [engine.decode(b).rgb for b in blobs]
+    out: dict[str, dict[str, float]] = {}
+    for name in (*ATTRIBUTE_MODELS, "all"):
+        opts = AnalyzeOptions(landmarks=False, pose=False, attributes=name)
+        engine.analyze(images[0], opts)  # load the models
+        passes, faces = [], 0
+        for _ in range(repeats):
+            total, faces = 0.0, 0
+            for img in images:
+                res = engine.analyze(img, opts)
+                total += sum(v for k, v in res.timings_ms.items() if k.startswith("attr_"))
+                faces += len(res.faces)
+            passes.append(total)
+        med = statistics.median(passes)
+        out[name] = {"ms_per_image": round(med / len(images), 2), "ms_per_face": round(med / max(faces, 1), 2)}
+    engine.detect_bodies(images[0])
+    passes = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for img in images:
+            engine.detect_bodies(img)
+        passes.append((time.perf_counter() - t0) * 1000)
+    out["bodies"] = {"ms_per_image": round(statistics.median(passes) / len(images), 2)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeats", "--repeat", type=int, default=3)
@@ -190,6 +224,11 @@ def main() -> None:
     diff = {k: v for k, v in report["face_counts"].items() if len(set(v.values())) > 1}
     if diff:
         print("face counts that differ:", json.dumps(diff))
+    if "fast" in args.pipelines.split(","):
+        report["attributes_fast"] = attribute_costs(settings, blobs, args.repeats)
+        print("per-attribute cost (fast pipeline, each alone; median of passes):")
+        for name, row in report["attributes_fast"].items():
+            print(f"{'':18s} {name:10s} {row}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
 

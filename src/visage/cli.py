@@ -50,7 +50,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
     engine = _engine(args)
     results: dict[str, Any] = {}
     for path in args.images:
-        result = engine.analyze(_read(path), AnalyzeOptions(landmarks=not args.no_landmarks, pose=True))
+        options = AnalyzeOptions(landmarks=not args.no_landmarks, pose=True, attributes=args.attributes or "")
+        result = engine.analyze(_read(path), options)
         results[path] = analysis_json(result, engine.pipeline.models())
         if not args.json:
             print(f"{path}: {len(result.faces)} face(s) in {result.width}x{result.height}")
@@ -58,6 +59,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
                 b, p = face.box, face.pose
                 pose = f" yaw={p.yaw:+.1f} pitch={p.pitch:+.1f} roll={p.roll:+.1f}" if p else ""
                 print(f"  box=({b.left:.0f},{b.top:.0f},{b.width:.0f}x{b.height:.0f}) conf={face.confidence:.3f}{pose}")
+                if face.attributes:
+                    print(f"    attributes: {json.dumps(face.attributes)}")
+            if result.unsupported:
+                print(f"  unsupported: {', '.join(result.unsupported)}")
     if args.json:
         print(json.dumps(results[args.images[0]] if len(args.images) == 1 else results))
     return 0
@@ -234,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", help="image files ('-' for stdin)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-landmarks", action="store_true")
+    p.add_argument("--attributes", help="attributes to compute: 'all' or comma-separated names (docs/attributes.md)")
     p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("embed", help="face templates of every face")

@@ -6,6 +6,9 @@ It is thread-safe: servers call it from a worker pool so the event loop stays fr
 
 from __future__ import annotations
 
+import threading
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from visage.analysis.pipeline import AnalyzeOptions, Pipeline, build_pipeline
@@ -14,6 +17,9 @@ from visage.config import Settings
 from visage.errors import NoFaceError
 from visage.imaging import DecodedImage, ImageLimits, load_image
 from visage.types import ImageAnalysis, Match, Template
+
+if TYPE_CHECKING:
+    from visage.analysis.body import BodyDetection, BodyDetector
 
 
 class Engine:
@@ -27,6 +33,8 @@ class Engine:
             max_pixels=settings.max_image_pixels,
             min_side=settings.min_image_side,
         )
+        self._body: BodyDetector | None = None
+        self._body_lock = threading.Lock()
 
     @property
     def calibration(self) -> Calibration:
@@ -49,6 +57,17 @@ class Engine:
         """Every face in the image with what ``options`` asks for, largest first."""
         rgb = self._rgb(image)
         return self.pipeline.analyze(rgb, options or AnalyzeOptions())
+
+    def detect_bodies(self, image: bytes | DecodedImage | np.ndarray,
+                      min_score: float | None = None) -> list[BodyDetection]:
+        """Person boxes (image pixels) with confidence, from CenterNet (visage.analysis.body)."""
+        rgb = self._rgb(image)
+        with self._body_lock:
+            if self._body is None:
+                from visage.analysis.body import BodyDetector
+
+                self._body = BodyDetector(self.settings.models_dir, self.settings.onnx_threads or None)
+        return self._body.detect(rgb, min_score)
 
     def embed(self, image: bytes | DecodedImage | np.ndarray, max_faces: int | None = None) -> ImageAnalysis:
         """Faces with templates (and landmarks), largest first."""

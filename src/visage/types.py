@@ -155,6 +155,10 @@ class ImageAnalysis:
     height: int
     faces: tuple[Face, ...] = field(default_factory=tuple)
     timings_ms: dict[str, float] = field(default_factory=dict, compare=False)
+    # Models that ran for this request beyond the pipeline's own (attribute models), and requested
+    # attributes that have no model or measured method (never a made-up value).
+    models: tuple[str, ...] = ()
+    unsupported: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,7 +154,12 @@ class DlibPipeline:
             pose = poses[i] if options.pose else None
             faces.append(Face(box=boxes[i], confidence=round(hog_confidence(score), 4), landmarks=landmarks,
                               pose=pose, template=templates[i], quality=qualities[i]))
-        return ImageAnalysis(width=width, height=height, faces=tuple(faces), timings_ms=timings)
+        # Attributes run on the fast pipeline's 468-point mesh crops; on dlib every one is unsupported.
+        from visage.analysis.attributes import ATTRIBUTES
+
+        unsupported = tuple(n for n in ATTRIBUTES if n in options.attributes)
+        return ImageAnalysis(width=width, height=height, faces=tuple(faces), timings_ms=timings,
+                             unsupported=unsupported)
 
     def aligned_crop(self, image: np.ndarray, box: Box, size: int = 150, padding: float = 0.25) -> np.ndarray:
         """An eye-aligned RGB crop of the face in ``box`` (the embedder's own input geometry)."""

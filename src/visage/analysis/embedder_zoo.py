@@ -138,6 +138,15 @@ class ZooEmbedder:
         batch = self.prepare(crops)
         return self.model.session.run(self._output, {self.model.input_name: batch})[0].reshape(len(crops), -1)
 
+    def embed_with_outputs(self, image: np.ndarray,
+                           meshes: list[np.ndarray]) -> tuple[dict[str, np.ndarray], list[Template]]:
+        """Every output of the model (TF names) and the templates, from one batched run."""
+        if not meshes:
+            return {}, []
+        outs = dict(zip(self.model.outputs, self.model.run(self.prepare(self.crops(image, meshes))), strict=True))
+        vecs = outs[self.config.output].reshape(len(meshes), -1)
+        return outs, [Template.from_vector(self.template_model, v) for v in vecs]
+
     def embed(self, image: np.ndarray, meshes: list[np.ndarray]) -> list[Template]:
         if not meshes:
             return []

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from visage.analysis.attributes import ATTRIBUTES, UNSUPPORTED, FaceAttributes
 from visage.analysis.blazeface import BlazeFace, Detection, weighted_nms
 from visage.analysis.embedder_dlib import DlibMeshEmbedder
 from visage.analysis.embedder_zoo import EMBEDDERS, ZooEmbedder
@@ -68,6 +69,7 @@ class FastPipeline:
     iris: Iris | None = None
     config: FastConfig = field(default_factory=FastConfig)
     name: str = "fast"
+    attributes: FaceAttributes | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, config: FastConfig | None = None) -> FastPipeline:
@@ -94,6 +96,7 @@ class FastPipeline:
             embedder=embedder,
             iris=Iris(load("iris")) if config.iris else None,
             config=config,
+            attributes=FaceAttributes(md, th),
         )
 
     @property
@@ -169,11 +172,26 @@ class FastPipeline:
             irises = list(self.iris.run(image, [m.points for _, m in faces_mesh]))
             timings["iris"] = (time.perf_counter() - t0) * 1000
 
+        meshes = [m.points for _, m in faces_mesh]
+        wanted = options.attributes
+        faceres = None
         templates = [None] * len(faces_mesh)
         if options.templates and faces_mesh:
             t0 = time.perf_counter()
-            templates = self.embedder.embed(image, [m.points for _, m in faces_mesh])
+            if wanted & {"age", "gender"} and self.embedder.config.model == "faceres-deep":
+                # One FaceRes-Deep run gives the template and the age and gender heads.
+                faceres, templates = self.embedder.embed_with_outputs(image, meshes)
+            else:
+                templates = self.embedder.embed(image, meshes)
             timings["embed"] = (time.perf_counter() - t0) * 1000
+
+        attrs: list[dict[str, object]] = [{} for _ in faces_mesh]
+        extra_models: list[str] = []
+        if wanted and faces_mesh and self.attributes is not None:
+            res = self.attributes.run(image, meshes, wanted, faceres=faceres)
+            attrs = res.values
+            extra_models = res.models
+            timings.update(res.timings_ms)
 
         boxes, poses = [], []
         for _, mesh in faces_mesh:
@@ -197,13 +215,16 @@ class FastPipeline:
         for i, (det, mesh) in enumerate(faces_mesh):
             pts = mesh.points
             landmarks = Landmarks(scheme="mesh468", points=pts[:, :2].copy()) if options.landmarks else None
-            attributes = None
+            attributes = dict(attrs[i]) if wanted else None
             if irises[i] is not None:
-                attributes = {"iris": irises[i].round(2).tolist()}
+                attributes = {**(attributes or {}), "iris": irises[i].round(2).tolist()}
             faces.append(Face(box=boxes[i].clipped(width, height), confidence=round(det.score, 4),
                               landmarks=landmarks, pose=poses[i] if options.pose else None,
                               template=templates[i], quality=qualities[i], attributes=attributes))
-        return ImageAnalysis(width=width, height=height, faces=tuple(faces), timings_ms=timings)
+        unsupported = tuple(n for n in ATTRIBUTES if n in wanted and n in UNSUPPORTED)
+        return ImageAnalysis(width=width, height=height, faces=tuple(faces), timings_ms=timings,
+                             models=tuple(m for m in extra_models if m not in self.models()),
+                             unsupported=unsupported)
 
 
 def _tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:

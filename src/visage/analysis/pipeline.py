@@ -31,6 +31,16 @@ class AnalyzeOptions:
     # Adds the ICAO-style block (seed 003's quality-assessment-estimator) as Face.quality["icao"].
     icao: bool = False
 
+    # Face attributes to compute (names of visage.analysis.attributes.ATTRIBUTES); "all", a list or
+    # a comma-separated string are normalised to a frozenset. Only these run.
+    attributes: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attributes, frozenset) or "all" in self.attributes:
+            from visage.analysis.attributes import parse_attributes
+
+            object.__setattr__(self, "attributes", parse_attributes(self.attributes))
+
     @property
     def wants_quality(self) -> bool:
         return self.quality or self.icao

@@ -126,6 +126,12 @@ INPUT_RANGE: dict[str, tuple[float, float]] = {
     "faceres-deep": (0.0, 255.0),
     "mobilefacenet": (0.0, 1.0),
     "mobileface": (0.0, 255.0),
+    "age": (0.0, 255.0),
+    "gender": (-1.0, 1.0),
+    "gear": (0.0, 1.0),
+    "emotion": (-1.0, 1.0),
+    "antispoof": (0.0, 1.0),
+    "liveness": (0.0, 1.0),
 }
 
 

