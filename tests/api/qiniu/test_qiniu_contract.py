@@ -113,7 +113,8 @@ def test_defaults_one_largest_face_basic_fields(client, two_people) -> None:
 
 def test_golden_fields_landmarks(client, two_people) -> None:
     req = {"image": b64(two_people), "image_type": "BASE64", "max_face_num": 2,
-           "face_field": "landmark,landmark150,age,gender,emotion"}
+           "face_field": "landmark,landmark150,age,gender,emotion,expression,glasses,mask,face_shape,face_type,"
+                         "spoofing"}
     result = ok(client.post(URL, json=req))
     for face in result["face_list"]:
         assert_basic_face(face, 1126, 661)
@@ -122,9 +123,16 @@ def test_golden_fields_landmarks(client, two_people) -> None:
         for p in face["landmark"] + face["landmark72"]:
             assert list(p) == ["x", "y"] and all(isinstance(v, float) for v in p.values())
             assert loc["left"] - 0.3 * loc["width"] <= p["x"] <= loc["left"] + 1.3 * loc["width"]
-        # age/gender/emotion appear exactly when the engine has those models (never invented).
-        if "age" in face:
-            assert 0 < face["age"] < 100 and face["gender"]["type"] in ("male", "female")
+        # The seed example's order; fields without a model (glasses, mask, face_shape, face_type, spoofing)
+        # are absent, never invented.
+        assert list(face) == [*BASIC, "landmark", "landmark72", "landmark150", "age", "expression", "gender",
+                              "emotion"]
+        assert 0 < face["age"] < 100
+        assert face["gender"]["type"] in ("male", "female") and 0.5 <= face["gender"]["probability"] <= 1
+        assert face["expression"]["type"] in ("none", "smile", "laugh")
+        assert 0.5 <= face["expression"]["probability"] <= 1  # the probability of the decision taken
+        assert face["emotion"]["type"] in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+        assert 0 < face["emotion"]["probability"] <= 1
 
 
 @pytest.mark.parametrize("which", ["engine", "fast_engine"])

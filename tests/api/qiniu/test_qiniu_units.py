@@ -24,8 +24,8 @@ QUALITY = {"blur": 0.37, "illumination": 114.4, "completeness": 1.0, "left_eye_a
            "occlusion": {"left_eye": 1.0, "right_eye": 0.9, "nose": 0.75, "mouth": 1.0, "left_cheek": 0.5,
                          "right_cheek": 1.0, "chin": 0.0, "total": 0.8}}
 ATTRS = {"age": {"value": 29.29, "low": 25.0, "high": 34.0}, "gender": {"value": "male", "probability": 0.9998},
-         "emotion": {"dominant": "scared", "scores": {"scared": 0.61, "happy": 0.2}},
-         "expression": {"value": "smile", "probability": 0.5543}}
+         "emotion": {"dominant": "scared", "scores": {"scared": 0.61, "happy": 0.2, "neutral": 0.19}},
+         "expression": {"value": "smile"}, "smile": {"value": True, "probability": 0.5543}}
 
 
 def mesh_face(**kw) -> Face:
@@ -129,3 +129,11 @@ def test_liveness_levels() -> None:
 
 def test_log_id_is_a_json_safe_integer() -> None:
     assert 0 <= log_id("abc") < 2**53 and log_id("abc") == log_id("abc") != log_id("abd")
+
+
+def test_expression_none_takes_the_complement() -> None:
+    attrs = {"expression": {"value": "none"}, "smile": {"value": False, "probability": 0.2}}
+    wire = face_to_wire(mesh_face(attributes=attrs), "t", frozenset({"expression"}))
+    assert wire["expression"] == {"type": "none", "probability": 0.8}
+    no_smile = face_to_wire(mesh_face(attributes={"expression": {"value": "laugh"}}), "t", frozenset({"expression"}))
+    assert "expression" not in no_smile

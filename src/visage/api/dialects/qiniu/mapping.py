@@ -11,7 +11,8 @@
 | ``landmark`` / ``landmark72`` / ``landmark150`` | keypoint sets ``qiniu4`` / ``qiniu72`` / ``qiniu150`` (mesh468) |
 | ``age`` | ``attributes["age"]["value"]`` |
 | ``gender`` | ``attributes["gender"]`` value/probability |
-| ``emotion`` | ``attributes["emotion"]`` dominant class and its probability, renamed to the seed's names |
+| ``emotion`` | ``attributes.qiniu_emotion(attributes["emotion"])``: dominant class, the seed's names |
+| ``expression`` | ``attributes["expression"]`` none/smile/laugh; probability of the smile decision |
 | ``eye_status`` | ``min(1, eye aspect ratio / 0.3)`` per eye from ``quality`` (the ICAO openness score) |
 | ``quality.occlusion.*`` | ``1 - quality["occlusion"][part]`` (occluded share); ``chin`` -> ``chin_contour`` |
 | ``quality.blur`` / ``illumination`` / ``completeness`` | same-named ``quality`` keys |
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from visage.analysis.attributes import qiniu_emotion
 from visage.analysis.icao import THRESHOLDS
 from visage.analysis.keypoints import keypoint_set
 from visage.types import Face
@@ -33,8 +35,6 @@ from visage.types import Face
 FACE_FIELDS = ("age", "expression", "face_shape", "gender", "glasses", "landmark", "landmark150", "quality",
                "eye_status", "emotion", "face_type", "mask", "spoofing")
 
-EMOTION_NAMES = {"angry": "angry", "disgusted": "disgust", "scared": "fear", "happy": "happy", "sad": "sad",
-                 "surprised": "surprise", "neutral": "neutral"}
 OCCLUSION_PARTS = {"left_eye": "left_eye", "right_eye": "right_eye", "nose": "nose", "mouth": "mouth",
                    "left_cheek": "left_cheek", "right_cheek": "right_cheek", "chin": "chin_contour"}
 
@@ -82,6 +82,17 @@ def _typed(value: Any, names: dict[str, str] | None = None) -> dict[str, Any] | 
     return {"type": label, "probability": probability(prob)}
 
 
+def _expression(attrs: dict[str, Any]) -> dict[str, Any] | None:
+    """none/smile/laugh from the ``expression`` attribute; its probability is that of the smile decision
+    (the emotion model's ``happy``, or 1 - happy for ``none``) carried by the ``smile`` attribute."""
+    expr, smile = attrs.get("expression"), attrs.get("smile")
+    value = expr.get("value") if isinstance(expr, dict) else None
+    happy = _num(smile.get("probability")) if isinstance(smile, dict) else None
+    if value not in ("none", "smile", "laugh") or happy is None:
+        return None
+    return {"type": value, "probability": probability(1.0 - happy if value == "none" else happy)}
+
+
 def _quality(q: dict[str, Any]) -> dict[str, Any] | None:
     occ = q.get("occlusion")
     blur, illum, complete = _num(q.get("blur")), _num(q.get("illumination")), _num(q.get("completeness"))
@@ -124,7 +135,11 @@ def face_to_wire(face: Face, token: str, fields: frozenset[str], crop_base64: st
         value = _num(age.get("value")) if isinstance(age, dict) else _num(age)
         if value is not None:
             out["age"] = round(value, 1)
-    for name in ("expression", "gender", "glasses", "face_shape"):
+    if "expression" in fields:
+        expression = _expression(attrs)
+        if expression is not None:
+            out["expression"] = expression
+    for name in ("gender", "glasses", "face_shape"):
         if name in fields:
             typed = _typed(attrs.get(name))
             if typed is not None:
@@ -135,9 +150,10 @@ def face_to_wire(face: Face, token: str, fields: frozenset[str], crop_base64: st
             full = THRESHOLDS["eye_open_ear_full"]
             out["eye_status"] = {"left_eye": probability(left / full), "right_eye": probability(right / full)}
     if "emotion" in fields:
-        typed = _typed(attrs.get("emotion"), EMOTION_NAMES)
-        if typed is not None:
-            out["emotion"] = typed
+        emotion = attrs.get("emotion")
+        if isinstance(emotion, dict) and isinstance(emotion.get("scores"), dict):
+            typed = qiniu_emotion(emotion)
+            out["emotion"] = {"type": typed["type"], "probability": probability(float(typed["probability"]))}
     if "face_type" in fields:
         typed = _typed(attrs.get("face_type"))
         if typed is not None:

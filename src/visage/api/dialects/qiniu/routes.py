@@ -139,6 +139,8 @@ def _attribute_names(params: DetectParams) -> frozenset[str]:
     except ImportError:  # an engine build without face attributes
         return frozenset()
     wanted = {f for f in ATTRIBUTE_FIELDS if f in params.fields}
+    if "expression" in wanted:
+        wanted.add("smile")  # the expression's probability is the smile decision's
     if params.liveness != "NONE":
         wanted.add("liveness")
     return frozenset(wanted) & frozenset(ATTRIBUTES)
