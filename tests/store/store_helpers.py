@@ -51,9 +51,9 @@ def _fresh_database(base_uri: str) -> str:
 
 
 def backend_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path, **opts: object) -> str:
-    """A fresh, empty store of ``kind``; ``sqlite-hnsw`` forces the HNSW path from 8 faces up."""
-    if kind == "sqlite-hnsw":
-        kind, opts = "sqlite", {"hnsw_threshold": 8, **opts}
+    """A fresh, empty store of ``kind``; ``sqlite-ann`` forces the IVF (approximate) path from 8 faces up."""
+    if kind == "sqlite-ann":
+        kind, opts = "sqlite", {"ann_threshold": 8, **opts}
     if kind == "sqlite":
         query = "&".join(f"{k}={v}" for k, v in opts.items())
         return f"sqlite:///{tmp_path}/visage.db" + (f"?{query}" if query else "")

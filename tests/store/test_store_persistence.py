@@ -66,13 +66,13 @@ def test_restart_keeps_everything(store_url: str) -> None:
 def test_sqlite_index_is_persisted_and_stale_index_repaired(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    url = f"sqlite:///{tmp_path}/v.db?hnsw_threshold=50"
+    url = f"sqlite:///{tmp_path}/v.db?ann_threshold=50"
     store = open_store(url)
     store.create_collection("c", MODEL, DIM)
     added = store.add_faces("c", new_faces(unit_vectors(200)))
     assert store.warm("c")["source"] == "records"  # first load builds and saves
     store.close()
-    assert len(list((tmp_path / "v.db.index").glob("*.usearch"))) == 1
+    assert len(list((tmp_path / "v.db.index").glob("*.faiss"))) == 1
 
     store = open_store(url)
     info = store.warm("c")
@@ -80,7 +80,7 @@ def test_sqlite_index_is_persisted_and_stale_index_repaired(
         "file",
         0,
         0,
-        "hnsw",
+        "ivf",
     )
     store.close()
 
@@ -109,13 +109,13 @@ def test_sqlite_index_is_persisted_and_stale_index_repaired(
 
 @pytest.mark.parametrize("damage", ["corrupt", "missing"])
 def test_sqlite_damaged_index_is_rebuilt(tmp_path: Path, damage: str) -> None:
-    url = f"sqlite:///{tmp_path}/v.db?hnsw_threshold=50"
+    url = f"sqlite:///{tmp_path}/v.db?ann_threshold=50"
     store = open_store(url)
     store.create_collection("c", MODEL, DIM)
     added = store.add_faces("c", new_faces(unit_vectors(120)))
     store.warm("c")
     store.close()
-    (index_file,) = (tmp_path / "v.db.index").glob("*.usearch")
+    (index_file,) = (tmp_path / "v.db.index").glob("*.faiss")
     if damage == "corrupt":
         index_file.write_bytes(b"\x00garbage" * 100)
     else:
@@ -137,13 +137,13 @@ def test_sqlite_file_has_one_owner(tmp_path: Path) -> None:
     open_store(url).close()
 
 
-def test_sqlite_exact_to_hnsw_promotion_while_running(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "v.db", hnsw_threshold=100)
+def test_sqlite_exact_to_ivf_promotion_while_running(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "v.db", ann_threshold=100)
     store.create_collection("c", MODEL, DIM)
     first = store.add_faces("c", new_faces(unit_vectors(80)))
     assert store.warm("c")["mode"] == "exact"
     second = store.add_faces("c", new_faces(unit_vectors(80, seed=3), prefix="p"))
-    assert store.index_info("c")["mode"] == "hnsw" and store.index_consistent("c")
+    assert store.index_info("c")["mode"] == "ivf" and store.index_consistent("c")
     _assert_all_searchable(store, "c", {f.face_id: f.template.vector for f in first + second})
     store.close()
 
@@ -154,9 +154,9 @@ def test_sqlite_exact_to_hnsw_promotion_while_running(tmp_path: Path) -> None:
 def test_kill_9_loses_no_acknowledged_write(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    # small thresholds: the worker promotes to HNSW and checkpoints mid-run, so the kill lands
+    # small thresholds: the worker promotes to IVF and checkpoints mid-run, so the kill lands
     # with a saved-but-stale index on disk
-    url = backend_url(backend, request, tmp_path, hnsw_threshold=60, checkpoint_every=100)
+    url = backend_url(backend, request, tmp_path, ann_threshold=60, checkpoint_every=100)
     store = open_store(url)
     store.create_collection("c", MODEL, DIM)
     store.close()
@@ -192,7 +192,7 @@ def test_kill_9_loses_no_acknowledged_write(
         _assert_all_searchable(store, "c", {f.face_id: f.template.vector for f in got})
         if isinstance(store, SQLiteStore):
             info = store.index_info("c")
-            assert (info["mode"], info["source"]) == ("hnsw", "file")  # the saved index was reused
+            assert (info["mode"], info["source"]) == ("ivf", "file")  # the saved index was reused
             assert store.index_consistent("c")
     finally:
         store.close()
@@ -285,7 +285,8 @@ def _same_collection(a: TemplateStore, ca: str, b: TemplateStore, cb: str) -> No
 
 def test_export_sqlite_import_postgres_and_back(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     lite = open_store(backend_url("sqlite", request, tmp_path))
-    pg = open_store(backend_url("postgres", request, tmp_path))
+    pg_url = backend_url("postgres", request, tmp_path)
+    pg = open_store(pg_url)
     try:
         _populate(lite, "c")
         buf = io.StringIO()
@@ -293,6 +294,14 @@ def test_export_sqlite_import_postgres_and_back(request: pytest.FixtureRequest, 
         buf.seek(0)
         info = pg.import_collection(buf)
         assert (info.collection_id, info.face_count, info.user_count) == ("c", 150, 3)
+        import psycopg  # the bulk import dropped the HNSW index during the load: it must be back
+
+        with psycopg.connect(pg_url) as conn:
+            defs = [
+                r[0]
+                for r in conn.execute("SELECT indexdef FROM pg_indexes WHERE tablename LIKE 'visage_faces_%'")
+            ]
+        assert sum("hnsw" in d and "vector_cosine_ops" in d for d in defs) == 1
         _same_collection(lite, "c", pg, "c")
 
         back = io.StringIO()
@@ -306,3 +315,25 @@ def test_export_sqlite_import_postgres_and_back(request: pytest.FixtureRequest, 
     finally:
         lite.close()
         pg.close()
+
+
+def test_sqlite_ivf_probes_a_fraction_of_lists_and_keeps_recall(tmp_path: Path) -> None:
+    """Above the threshold search is approximate: enrolled faces are still found, and noisy probes
+    agree with exact search (the IVF scans 64 of 102 lists here)."""
+    store = SQLiteStore(tmp_path / "v.db", ann_threshold=1000)
+    store.create_collection("c", MODEL, DIM)
+    vecs = unit_vectors(4000, seed=11)
+    added = store.add_faces("c", new_faces(vecs))
+    info = store.warm("c")
+    assert info["mode"] == "ivf"
+    idx = store._indexes[next(iter(store._indexes))]
+    assert idx._ivf is not None and idx._ivf.nprobe < idx._ivf.index.nlist
+    _assert_all_searchable(store, "c", {f.face_id: f.template.vector for f in added})
+    rng = np.random.default_rng(3)
+    src = rng.integers(0, 4000, 200)
+    probes = vecs[src] + rng.standard_normal((200, DIM)).astype(np.float32) * 0.05
+    exact = np.argmax(probes @ vecs.T, axis=1)
+    hits = [store.search("c", template(p), max_results=1)[0].face.face_id for p in probes]
+    recall = np.mean([h == added[e].face_id for h, e in zip(hits, exact, strict=True)])
+    assert recall >= 0.95
+    store.close()

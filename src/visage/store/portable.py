@@ -10,6 +10,8 @@ operations, so any backend exports to any other.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import IO
 
@@ -95,8 +97,17 @@ def _new_face(line: dict, model: str) -> NewFace:
     )
 
 
-def import_collection(store: TemplateStore, fp: IO[str], collection_id: str | None = None) -> CollectionInfo:
-    """Recreate an exported collection (optionally under a new id); it must not exist yet."""
+def import_collection(
+    store: TemplateStore,
+    fp: IO[str],
+    collection_id: str | None = None,
+    bulk_load: Callable[[str], AbstractContextManager[None]] | None = None,
+) -> CollectionInfo:
+    """Recreate an exported collection (optionally under a new id); it must not exist yet.
+
+    ``bulk_load(collection_id)`` lets a backend wrap the face load in a faster bulk mode (the
+    collection is new, so nothing else depends on its search index yet).
+    """
     first = fp.readline()
     try:
         header = json.loads(first)
@@ -107,6 +118,17 @@ def import_collection(store: TemplateStore, fp: IO[str], collection_id: str | No
     cid = collection_id or header["collection_id"]
     model, dim = header["model"], int(header["dim"])
     store.create_collection(cid, model, dim)
+    with bulk_load(cid) if bulk_load else nullcontext():
+        users = _load_faces(store, fp, cid, model)
+    for user in users:
+        store.create_user(cid, user["user_id"])
+        for start in range(0, len(user["face_ids"]), 100):
+            store.associate_faces(cid, user["user_id"], user["face_ids"][start : start + 100])
+    return store.describe_collection(cid)
+
+
+def _load_faces(store: TemplateStore, fp: IO[str], cid: str, model: str) -> list[dict]:
+    """Add the face lines in batches; return the user lines, which need the faces first."""
     batch: list[NewFace] = []
     users: list[dict] = []
     for raw in fp:
@@ -124,8 +146,4 @@ def import_collection(store: TemplateStore, fp: IO[str], collection_id: str | No
             raise InvalidParameterError(f"import: unknown line type {line['type']!r}")
     if batch:
         store.add_faces(cid, batch)
-    for user in users:
-        store.create_user(cid, user["user_id"])
-        for start in range(0, len(user["face_ids"]), 100):
-            store.associate_faces(cid, user["user_id"], user["face_ids"][start : start + 100])
-    return store.describe_collection(cid)
+    return users

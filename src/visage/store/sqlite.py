@@ -2,9 +2,9 @@
 
 URL: ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (SQLAlchemy's convention),
 with optional query parameters ``synchronous`` (``full``, the default, or ``normal``),
-``hnsw_threshold`` (faces above which a collection is searched through HNSW, default 20000),
-``checkpoint_every`` (unsaved index changes that trigger an index save, default 50000) and
-``threads`` (index build threads, 0 = all cores).
+``ann_threshold`` (faces above which a collection is searched through an IVF index instead of
+exactly, default 20000) and ``checkpoint_every`` (unsaved index changes that trigger an index save,
+default 50000).
 
 Durability: the database is the only source of truth. Every write is one transaction committed
 before the call returns; with ``synchronous=FULL`` SQLite fsyncs the WAL on each commit, so an
@@ -12,7 +12,7 @@ acknowledged write survives ``kill -9`` *and* an OS crash or power cut. (``synch
 WAL mode also survives ``kill -9`` but may lose the last commits on power loss; it saves an fsync
 per call, which matters only for single-face writes.)
 
-The vector index is a cache of the records. HNSW indexes are saved to ``<db>.index/`` and a row
+The vector index is a cache of the records. IVF indexes are saved to ``<db>.index/`` and a row
 of ``index_state`` records which file holds which state (``max_seq``, ``count``). Face row ids
 (``seq``) are AUTOINCREMENT and never reused, so on load: faces with ``seq > max_seq`` were added
 after the save and are inserted; if fewer faces with ``seq <= max_seq`` remain than the file holds,
@@ -62,7 +62,7 @@ from visage.store.base import (
     dedupe_key,
     unit_vector,
 )
-from visage.store.vector_index import DEFAULT_HNSW_THRESHOLD, CollectionIndex, top_k
+from visage.store.vector_index import DEFAULT_ANN_THRESHOLD, CollectionIndex, top_k
 from visage.types import Box, Template
 
 _SCHEMA = """
@@ -103,6 +103,7 @@ CREATE TABLE IF NOT EXISTS index_state (
     file TEXT NOT NULL,
     max_seq INTEGER NOT NULL,
     count INTEGER NOT NULL,
+    trained_n INTEGER NOT NULL,
     saved_us INTEGER NOT NULL
 );
 """
@@ -150,9 +151,8 @@ class SQLiteStore:
         path: str | os.PathLike[str],
         *,
         synchronous: str = "full",
-        hnsw_threshold: int = DEFAULT_HNSW_THRESHOLD,
+        ann_threshold: int = DEFAULT_ANN_THRESHOLD,
         checkpoint_every: int = 50_000,
-        threads: int = 0,
     ) -> None:
         if synchronous.lower() not in ("full", "normal", "extra"):
             raise InvalidParameterError("synchronous must be full, normal or extra")
@@ -160,9 +160,8 @@ class SQLiteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.index_dir = self.path.with_name(self.path.name + ".index")
         self.synchronous = synchronous.upper()
-        self.hnsw_threshold = hnsw_threshold
+        self.ann_threshold = ann_threshold
         self.checkpoint_every = checkpoint_every
-        self.threads = threads
         self._lock_fp = open(self.path.with_name(self.path.name + ".lock"), "a+")  # noqa: SIM115
         try:
             fcntl.flock(self._lock_fp, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -196,9 +195,8 @@ class SQLiteStore:
             return cls(
                 path,
                 synchronous=q.get("synchronous", "full"),
-                hnsw_threshold=int(q.get("hnsw_threshold", DEFAULT_HNSW_THRESHOLD)),
+                ann_threshold=int(q.get("ann_threshold", DEFAULT_ANN_THRESHOLD)),
                 checkpoint_every=int(q.get("checkpoint_every", 50_000)),
-                threads=int(q.get("threads", 0)),
             )
         except ValueError as exc:
             raise InvalidParameterError(f"bad sqlite URL option: {exc}") from exc
@@ -474,7 +472,7 @@ class SQLiteStore:
     def search(
         self, collection_id: str, template: Template, max_results: int = 10, min_cosine: float = -1.0
     ) -> list[FaceHit]:
-        """Faces most similar to ``template``, best first (HNSW above the threshold: approximate)."""
+        """Faces most similar to ``template``, best first (IVF above the threshold: approximate)."""
         check_max_results(max_results)
         conn = self._reader()
         coll = self._coll(conn, collection_id)
@@ -741,11 +739,11 @@ class SQLiteStore:
             self._coll(c, coll.collection_id)  # still there?
             count = c.execute("SELECT COUNT(*) FROM faces WHERE cid = ?", (coll.cid,)).fetchone()[0]
             state = c.execute(
-                "SELECT file, max_seq, count FROM index_state WHERE cid = ?", (coll.cid,)
+                "SELECT file, max_seq, count, trained_n FROM index_state WHERE cid = ?", (coll.cid,)
             ).fetchone()
             info: dict[str, Any] = {"source": "records", "repair_added": 0, "repair_removed": 0}
             idx: CollectionIndex | None = None
-            if count > self.hnsw_threshold and state is not None:
+            if count > self.ann_threshold and state is not None:
                 idx = self._try_load(coll, state, info)
                 if idx is not None:
                     for keys, vecs in self._stream(coll.cid, coll.dim, state[1]):
@@ -755,29 +753,29 @@ class SQLiteStore:
                 parts = list(self._stream(coll.cid, coll.dim, 0))
                 keys = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.int64)
                 vecs = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, coll.dim), np.float32)
-                idx = CollectionIndex.build(keys, vecs, coll.dim, self.hnsw_threshold, self.threads)
+                idx = CollectionIndex.build(keys, vecs, coll.dim, self.ann_threshold)
         finally:
             c.execute("COMMIT")
         info["load_seconds"] = round(time.perf_counter() - t0, 3)
         self._index_info[coll.cid] = info
         self._unsaved[coll.cid] = 0
         changed = info["source"] == "records" or info["repair_added"] or info["repair_removed"]
-        if idx.mode == "hnsw" and changed:
+        if idx.mode == "ivf" and changed:
             self._save_index(coll, idx)
         elif idx.mode == "exact" and state is not None:
             self._drop_state(coll.cid, state[0])
         return idx
 
     def _try_load(
-        self, coll: _Coll, state: tuple[str, int, int], info: dict[str, Any]
+        self, coll: _Coll, state: tuple[str, int, int, int], info: dict[str, Any]
     ) -> CollectionIndex | None:
-        file, max_seq, saved_count = state
+        file, max_seq, saved_count, trained_n = state
         path = self.index_dir / file
         if not path.exists():
             info["reason"] = "index file missing"
             return None
         try:
-            idx = CollectionIndex.load(path, coll.dim, max_seq, self.hnsw_threshold, self.threads)
+            idx = CollectionIndex.load(path, coll.dim, max_seq, trained_n, self.ann_threshold)
         except Exception as exc:  # corrupt or truncated file: rebuild from the records
             info["reason"] = f"index file unreadable: {exc}"
             return None
@@ -808,8 +806,8 @@ class SQLiteStore:
         return idx
 
     def _maybe_checkpoint(self, coll: _Coll, idx: CollectionIndex) -> None:
-        """Save an HNSW index once enough changed that replaying them on restart would be slow."""
-        if idx.mode != "hnsw":
+        """Save an IVF index once enough changed that replaying them on restart would be slow."""
+        if idx.mode != "ivf":
             return
         saved = coll.cid in self._index_info and self._index_info[coll.cid].get("saved")
         limit = max(self.checkpoint_every, len(idx) // 4)
@@ -819,7 +817,7 @@ class SQLiteStore:
     def _save_index(self, coll: _Coll, idx: CollectionIndex) -> None:
         """Write the index under a fresh name, then point ``index_state`` at it (atomic switch)."""
         self.index_dir.mkdir(parents=True, exist_ok=True)
-        name = f"c{coll.cid}-{uuid.uuid4().hex[:12]}.usearch"
+        name = f"c{coll.cid}-{uuid.uuid4().hex[:12]}.faiss"
         tmp = self.index_dir / (name + ".tmp")
         idx.save(tmp)
         with open(tmp, "rb") as fh:
@@ -828,8 +826,9 @@ class SQLiteStore:
         with self._tx() as c:
             old = c.execute("SELECT file FROM index_state WHERE cid = ?", (coll.cid,)).fetchone()
             c.execute(
-                "INSERT OR REPLACE INTO index_state (cid, file, max_seq, count, saved_us) VALUES (?,?,?,?,?)",
-                (coll.cid, name, idx.max_key, len(idx), _now_us()),
+                "INSERT OR REPLACE INTO index_state (cid, file, max_seq, count, trained_n, saved_us) "
+                "VALUES (?,?,?,?,?,?)",
+                (coll.cid, name, idx.max_key, len(idx), idx.trained_n, _now_us()),
             )
         if old and old[0] != name:
             (self.index_dir / old[0]).unlink(missing_ok=True)
@@ -851,7 +850,7 @@ class SQLiteStore:
                 path.unlink(missing_ok=True)
 
     def checkpoint(self) -> None:
-        """Save every loaded HNSW index with unsaved changes (close() does this too)."""
+        """Save every loaded IVF index with unsaved changes (close() does this too)."""
         with self._wlock:
             rows = self._wconn.execute(
                 "SELECT cid, collection_id, model, dim, created_us FROM collections"
@@ -859,7 +858,7 @@ class SQLiteStore:
             for row in rows:
                 coll = _Coll(*row)
                 idx = self._indexes.get(coll.cid)
-                if idx is not None and idx.mode == "hnsw" and self._unsaved.get(coll.cid, 0):
+                if idx is not None and idx.mode == "ivf" and self._unsaved.get(coll.cid, 0):
                     self._save_index(coll, idx)
 
     def close(self) -> None:
