@@ -76,6 +76,27 @@ class Settings(BaseSettings):
         description="3DiVi v2 key naming the template entry (seed's name by default, for drop-in clients).",
     )
 
+    # Vendor dialects (docs/senseid.md, docs/qiniu.md).
+    senseid_image_key: SecretStr | None = Field(
+        None, description="SenseID dialect: base64 of a 32-byte AES-256-GCM key; when set, encrypted_image must be"
+        " the AES-GCM envelope (docs/senseid.md); unset = plain base64 images.",
+    )
+    qiniu_keys: SecretStr | None = Field(
+        None, description="Qiniu dialect: 'AK:SK' pairs, comma-separated; when set, every call needs a valid"
+        " 'Authorization: Qiniu AK:sign' (docs/qiniu.md); unset = open.",
+    )
+    face_token_ttl_s: float = Field(
+        3600.0, gt=0, description="Qiniu dialect: seconds a FACE_TOKEN stays resolvable (in this process's memory).",
+    )
+    face_token_cache_bytes: int = Field(
+        256 * 1024 * 1024, ge=0, description="Qiniu dialect: most image bytes kept for FACE_TOKENs (oldest dropped).",
+    )
+    url_fetch_allowed_hosts: str | None = Field(
+        None, description="Hosts image URLs may name: 'host', 'host:port', '*.domain' or an IP literal,"
+        " comma-separated; unset = no URL is fetched. Only IP-literal entries may reach non-public addresses.",
+    )
+    url_fetch_max_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest image fetched from a URL.")
+    url_fetch_timeout_s: float = Field(5.0, gt=0, description="Total time allowed for fetching one image URL.")
     # Rekognition dialect (POST / with X-Amz-Target): AWS Signature V4 against these keys.
     aws_keys: SecretStr | None = Field(
         None, description="Rekognition dialect access keys for SigV4: 'AKID:SECRET', comma-separated."

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from visage import __version__
 from visage.api.body import BodyLimitMiddleware
-from visage.api.dialects import rekognition, threedivi
+from visage.api.dialects import qiniu, quality_stateless, rekognition, threedivi
 from visage.api.errors import status_for
 from visage.api.inference import InferencePool
 from visage.api.keys import KeyRing
@@ -146,6 +146,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(native_router)
     app.include_router(collections_router)
     threedivi.mount(app, settings)
+    quality_stateless.mount(app)
+    qiniu.mount(app)
     rekognition.mount(app, settings)
     return app
 
