@@ -32,8 +32,12 @@ $(VENV)/.peer: $(STAMP)
 	$(BIN)/python -m pip install -q --no-deps face-recognition==1.3.0
 	touch $@
 
+# Every figure is printed with its peer or reference from the same run (face_recognition; exact search).
 bench: install $(VENV)/.peer
 	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_quality.py
+	$(BIN)/python -W ignore bench/bench_store.py --sizes 100000,1000000
+	$(BIN)/python bench/bench_server.py --seconds 60 --requests 10000
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

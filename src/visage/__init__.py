@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 __all__ = ["Box", "Face", "ImageAnalysis", "Landmarks", "Match", "Pose", "Template",
-           "analyze", "default_engine", "embed", "verify"]
+           "analyze", "default_engine", "embed", "open_store", "verify"]
 
 _engine: Engine | None = None
 _engine_lock = threading.Lock()
@@ -41,6 +41,14 @@ def default_engine() -> Engine:
 
             _engine = Engine(get_settings())
         return _engine
+
+
+def open_store(url: str | None = None):
+    """The template store at ``url`` (default: the settings' store, SQLite under VISAGE_HOME)."""
+    from visage.config import get_settings
+    from visage.store import open_store as _open
+
+    return _open(url or get_settings().resolved_store_url())
 
 
 def _bytes(image: ImageLike) -> bytes:
