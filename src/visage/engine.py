@@ -94,9 +94,6 @@ class Engine:
         """1:1 verification of the largest face of each image."""
         return self.compare(self.largest_template(a), self.largest_template(b), threshold)
 
-    def similarity(self, cosine: float) -> float:
-        return self.calibration.similarity(cosine)
-
     def _rgb(self, image: bytes | DecodedImage | np.ndarray) -> np.ndarray:
         if isinstance(image, bytes | bytearray | memoryview):
             return self.decode(bytes(image)).rgb

@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from starlette.requests import Request
@@ -47,10 +46,7 @@ class AppState:
         """The template store the settings name, opened on first use (replicas share PostgreSQL)."""
         with self._store_lock:
             if self.store_ is None:
-                url = self.settings.resolved_store_url()
-                if url.startswith("sqlite:///"):
-                    Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-                self.store_ = open_store(url)
+                self.store_ = open_store(self.settings.resolved_store_url())
             return self.store_
 
     @property
