@@ -85,6 +85,9 @@ class Settings(BaseSettings):
         None, description="Qiniu dialect: 'AK:SK' pairs, comma-separated; when set, every call needs a valid"
         " 'Authorization: Qiniu AK:sign' (docs/qiniu.md); unset = open.",
     )
+    qiniu_keys_file: Path | None = Field(
+        None, description="Qiniu dialect: file of 'AK:SK' lines, re-read when it changes (rotation without restart).",
+    )
     face_token_ttl_s: float = Field(
         3600.0, gt=0, description="Qiniu dialect: seconds a FACE_TOKEN stays resolvable (in this process's memory).",
     )

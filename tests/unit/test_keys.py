@@ -35,3 +35,16 @@ def test_inline_and_disabled() -> None:
     assert not KeyRing().enabled
     ring = KeyRing("k1,k2:admin")
     assert ring.role_of("k2") == "admin" and ring.role_of("k3") is None
+
+
+def test_watched_file_keeps_value_on_bad_edit_and_empties_on_removal(tmp_path) -> None:
+    from visage.api.keys import WatchedFile
+
+    path = tmp_path / "k"
+    path.write_text("a:admin")
+    watched = WatchedFile(path, parse_keys, {}, recheck_s=0)
+    assert watched.value() == {"a": "admin"}
+    path.write_text("a:emperor,b")
+    assert watched.value() == {"a": "admin"}
+    path.unlink()
+    assert watched.value() == {}

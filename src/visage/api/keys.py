@@ -12,9 +12,12 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
 log = logging.getLogger("visage.keys")
+T = TypeVar("T")
 
 
 def parse_keys(text: str, sep: str = ",") -> dict[str, str]:
@@ -32,54 +35,66 @@ def parse_keys(text: str, sep: str = ",") -> dict[str, str]:
     return keys
 
 
+class WatchedFile(Generic[T]):
+    """A file parsed into a value, re-read when its modification time or size changes.
+
+    Checked at most once per ``recheck_s``. A file that fails to parse keeps the previous value (a
+    bad edit never opens or closes the door by accident); a file that disappears yields ``empty``
+    (its keys are revoked, never replaced by open access). Shared by every dialect's key store.
+    """
+
+    def __init__(self, path: Path, parse: Callable[[str], T], empty: T, what: str = "keys file",
+                 recheck_s: float = 1.0) -> None:
+        self.path = Path(path).expanduser()
+        self._parse, self._empty, self._what, self._recheck_s = parse, empty, what, recheck_s
+        self._lock = threading.Lock()
+        self._value: T = empty
+        self._stamp: tuple[int, int] | None = None
+        self._checked = float("-inf")
+        self._reload()
+
+    def value(self) -> T:
+        if time.monotonic() - self._checked >= self._recheck_s:
+            self._reload()
+        return self._value
+
+    def _reload(self) -> None:
+        with self._lock:
+            self._checked = time.monotonic()
+            try:
+                st = os.stat(self.path)
+            except OSError:
+                if self._stamp is not None:
+                    log.warning("%s %s disappeared; its keys are revoked", self._what, self.path)
+                self._value, self._stamp = self._empty, None
+                return
+            stamp = (st.st_mtime_ns, st.st_size)
+            if stamp == self._stamp:
+                return
+            try:
+                self._value = self._parse(self.path.read_text())
+                log.info("loaded %s %s", self._what, self.path)
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                log.error("%s %s not reloaded (%s); keeping the previous keys", self._what, self.path, exc)
+            self._stamp = stamp
+
+
 class KeyRing:
-    """The keys in force now; thread-safe, cheap to query on every request."""
+    """The native API keys in force now; thread-safe, cheap to query on every request."""
 
     def __init__(self, inline: str | None = None, path: Path | None = None, recheck_s: float = 1.0) -> None:
         self._inline = parse_keys(inline or "")
-        self._path = path
-        self._recheck_s = recheck_s
-        self._lock = threading.Lock()
-        self._file_keys: dict[str, str] = {}
-        self._stamp: tuple[int, int] | None = None
-        self._checked = 0.0
-        if path is not None:
-            self._reload(force=True)
+        self._file = WatchedFile(path, parse_keys, {}, "API keys file", recheck_s) if path is not None else None
 
     @property
     def enabled(self) -> bool:
-        return bool(self._inline) or self._path is not None
+        return bool(self._inline) or self._file is not None
 
     def role_of(self, presented: str) -> str | None:
         """The role of ``presented`` or None; constant-time comparison against every key."""
-        self._reload()
+        file_keys = self._file.value() if self._file is not None else {}
         found = None
-        for key, role in (*self._inline.items(), *self._file_keys.items()):
+        for key, role in (*self._inline.items(), *file_keys.items()):
             if hmac.compare_digest(key.encode(), presented.encode()):
                 found = role if found is None or role == "admin" else found
         return found
-
-    def _reload(self, force: bool = False) -> None:
-        if self._path is None:
-            return
-        now = time.monotonic()
-        if not force and now - self._checked < self._recheck_s:
-            return
-        with self._lock:
-            self._checked = now
-            try:
-                st = os.stat(self._path)
-            except FileNotFoundError:
-                if self._file_keys:
-                    log.warning("keys file %s disappeared; its keys are revoked", self._path)
-                self._file_keys, self._stamp = {}, None
-                return
-            stamp = (st.st_mtime_ns, st.st_size)
-            if stamp == self._stamp and not force:
-                return
-            try:
-                self._file_keys = parse_keys(self._path.read_text())
-                self._stamp = stamp
-                log.info("loaded %d keys from %s", len(self._file_keys), self._path)
-            except (OSError, ValueError) as exc:
-                log.error("keys file %s not reloaded (%s); keeping the previous keys", self._path, exc)

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import io
 import json
+import os
 import re
 import time
 
@@ -251,6 +252,30 @@ def test_qiniu_management_token(fast_engine, faces_dir) -> None:
         # An X-Qiniu-* header must be signed too.
         r = c.post(URL, content=body, headers={**headers, "authorization": good, "x-qiniu-date": "20261122T000000Z"})
         err(r, 401, 401)
+
+
+def test_qiniu_keys_file_rotates_without_restart(fast_engine, faces_dir, tmp_path) -> None:
+    keys = tmp_path / "qiniu-keys"
+    keys.write_text("AK1:SK1\n")
+    with TestClient(create_app(Settings(qiniu_keys_file=keys), fast_engine)) as c:
+        body = json.dumps({"image": b64((faces_dir / "obama_small.jpg").read_bytes()),
+                           "image_type": "BASE64"}).encode()
+        headers = {"content-type": "application/json"}
+        old = _qiniu_token("AK1", "SK1", "POST", URL, "testserver", "application/json", body)
+        new = _qiniu_token("AK2", "SK2", "POST", URL, "testserver", "application/json", body)
+        ok(c.post(URL, content=body, headers={**headers, "authorization": old}))
+        err(c.post(URL, content=body, headers={**headers, "authorization": new}), 401, 401)
+        staged = tmp_path / "qiniu-keys.new"
+        staged.write_text("AK2:SK2\n")
+        os.replace(staged, keys)
+        time.sleep(1.1)  # the file is re-checked at most once a second
+        ok(c.post(URL, content=body, headers={**headers, "authorization": new}))
+        err(c.post(URL, content=body, headers={**headers, "authorization": old}), 401, 401)
+        keys.unlink()
+        time.sleep(1.1)
+        err(c.post(URL, content=body, headers=headers), 401, 401)  # a vanished file closes, never opens
+        empty_ak = _qiniu_token("", "", "POST", URL, "testserver", "application/json", body)
+        err(c.post(URL, content=body, headers={**headers, "authorization": empty_ak}), 401, 401)
 
 
 LONG = "A" * (3 * 1024 * 1024)

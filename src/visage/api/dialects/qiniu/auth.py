@@ -20,10 +20,30 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from pathlib import Path
 
 from starlette.requests import Request
 
+from visage.api.keys import WatchedFile
 from visage.errors import UnauthorizedError
+
+
+class QiniuKeys:
+    """AK -> SK from ``VISAGE_QINIU_KEYS`` and ``VISAGE_QINIU_KEYS_FILE`` (re-read on change: rotate
+    keys by rewriting the file, no restart)."""
+
+    def __init__(self, inline: str | None = None, path: Path | None = None) -> None:
+        self._inline = parse_keys(inline)
+        self._file = WatchedFile(path, parse_keys, {}, "Qiniu keys file") if path is not None else None
+
+    @property
+    def required(self) -> bool:
+        """Auth is on when any key source is configured (an empty or missing file closes, never opens)."""
+        return bool(self._inline) or self._file is not None
+
+    def current(self) -> dict[str, bytes]:
+        """The keys in force now."""
+        return {**self._inline, **self._file.value()} if self._file is not None else self._inline
 
 
 def parse_keys(text: str | None) -> dict[str, bytes]:
@@ -80,17 +100,17 @@ def request_signing_string(request: Request, body: bytes) -> bytes:
                           request.headers.get("content-type"), qiniu, body)
 
 
-def verify(request: Request, body: bytes, keys: dict[str, bytes]) -> str | None:
+def verify(request: Request, body: bytes, keys: QiniuKeys) -> str | None:
     """The AccessKey of a valid token (None when no keys are configured); UnauthorizedError otherwise."""
-    if not keys:
+    if not keys.required:
         return None
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
     if scheme != "Qiniu" or not credential.strip():
         raise UnauthorizedError("missing 'Authorization: Qiniu <AccessKey>:<EncodedSign>'")
     access_key, sep, presented = credential.strip().partition(":")
-    secret = keys.get(access_key)
-    if not sep or secret is None:
+    secret = keys.current().get(access_key)
+    if not sep or not access_key or secret is None:
         raise UnauthorizedError("unknown AccessKey")
     expected = sign(secret, request_signing_string(request, body))
     if not hmac.compare_digest(expected.rstrip("=").encode(), presented.rstrip("=").encode()):

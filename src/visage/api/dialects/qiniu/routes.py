@@ -55,7 +55,7 @@ LIVENESS_THRESHOLDS: dict[str, float | None] = {"LOW": 0.25, "NORMAL": None, "HI
 
 @dataclass
 class QiniuState:
-    keys: dict[str, bytes]
+    keys: auth.QiniuKeys
     tokens: FaceTokenCache
     fetch: FetchPolicy
 

@@ -23,9 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import re
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +32,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from visage.api.dialects.rekognition.errors import RekognitionError
+from visage.api.keys import WatchedFile
 
 log = logging.getLogger("visage.rekognition.auth")
 
@@ -70,39 +69,16 @@ class KeyRing:
 
     def __init__(self, inline: str | None = None, path: str | Path | None = None) -> None:
         self._inline = parse_keys(inline)
-        self._path = Path(path).expanduser() if path else None
-        self._file_keys: dict[str, str] = {}
-        self._stamp: tuple[int, int] | None = None
-        self._lock = threading.Lock()
+        self._file = WatchedFile(Path(path), parse_keys, {}, "AWS keys file", recheck_s=0.0) if path else None
 
-    def _refresh(self) -> None:
-        if self._path is None:
-            return
-        try:
-            st = os.stat(self._path)
-        except OSError:
-            if self._stamp is not None:
-                log.warning("AWS keys file %s is gone; its keys are no longer accepted", self._path)
-            self._file_keys, self._stamp = {}, None
-            return
-        stamp = (st.st_mtime_ns, st.st_size)
-        if stamp == self._stamp:
-            return
-        with self._lock:
-            try:
-                self._file_keys = parse_keys(self._path.read_text())
-            except (OSError, UnicodeDecodeError) as exc:
-                log.warning("cannot read AWS keys file %s: %s", self._path, exc)
-                self._file_keys = {}
-            self._stamp = stamp
+    def _file_keys(self) -> dict[str, str]:
+        return self._file.value() if self._file is not None else {}
 
     def secret(self, access_key: str) -> str | None:
-        self._refresh()
-        return self._file_keys.get(access_key) or self._inline.get(access_key)
+        return self._file_keys().get(access_key) or self._inline.get(access_key)
 
     def empty(self) -> bool:
-        self._refresh()
-        return not self._inline and not self._file_keys
+        return not self._inline and not self._file_keys()
 
 
 @dataclass(frozen=True, slots=True)
