@@ -25,7 +25,9 @@ luma)| / ln(MASK_LUMA_RATIO)), 0, 1): a cover of skin colour and brightness (a h
 ``eyes`` = clip(smaller eye ``spread`` / MASK_EYES_SPREAD, 0, 1): covered eyes are not a mask's.
 ``score`` = homogeneous x foreign x eyes; ``value`` = ``score >= MASK_SCORE``.
 
-Both ``probability`` fields are these monotone scores in [0, 1], NOT calibrated probabilities.
+Both attributes report ``score`` (the monotone score above, in [0, 1]) and ``probability`` = the score
+for a positive value and 1 - score for a negative one (the confidence of the value given, as for
+``gender``). Neither is a calibrated probability: nothing here could calibrate it.
 """
 
 from __future__ import annotations
@@ -119,13 +121,17 @@ def mask_score(f: dict[str, float]) -> float:
 
 
 def glasses_value(f: dict[str, float]) -> dict[str, object]:
+    """``{"value": "sun"|"none", "probability": of that value, "score": the sunglasses score}``."""
     s = sunglasses_score(f)
-    return {"value": "sun" if s >= SUN_SCORE else "none", "probability": round(s, 4)}
+    sun = s >= SUN_SCORE
+    return {"value": "sun" if sun else "none", "probability": round(s if sun else 1.0 - s, 4), "score": round(s, 4)}
 
 
 def mask_value(f: dict[str, float]) -> dict[str, object]:
+    """``{"value": bool, "probability": of that value, "score": the mask score}``."""
     s = mask_score(f)
-    return {"value": bool(s >= MASK_SCORE), "probability": round(s, 4)}
+    masked = s >= MASK_SCORE
+    return {"value": bool(masked), "probability": round(s if masked else 1.0 - s, 4), "score": round(s, 4)}
 
 
 def occluder_attributes(image: np.ndarray, landmarks: Landmarks, names: frozenset[str]) -> dict[str, object]:
