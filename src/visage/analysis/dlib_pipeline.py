@@ -121,7 +121,11 @@ class DlibPipeline:
         timings["detect"] = (time.perf_counter() - t0) * 1000
 
         t0 = time.perf_counter()
-        need68 = options.landmarks or options.pose or options.wants_quality
+        from visage.analysis.attributes import ATTRIBUTES, OCCLUDER_ATTRIBUTES, _timing_key
+        from visage.analysis.occluders import OCCLUDER_METHOD, occluder_attributes
+
+        occluders = options.attributes & OCCLUDER_ATTRIBUTES
+        need68 = options.landmarks or options.pose or options.wants_quality or bool(occluders)
         shapes68 = [self.landmarker68(image, rect) for rect, _ in found] if need68 else []
         timings["landmarks"] = (time.perf_counter() - t0) * 1000
 
@@ -148,18 +152,26 @@ class DlibPipeline:
             timings.update(timer.ms)
             timings["quality"] = sum(timer.ms.values())
 
+        # The model attributes need the fast pipeline's 468-point mesh crops; glasses and mask are a
+        # landmark + pixel method (visage.analysis.occluders) that runs on the 68 points too.
+        attrs: list[dict[str, object] | None] = [None] * len(found)
+        models: tuple[str, ...] = ()
+        if occluders and found:
+            t0 = time.perf_counter()
+            for i in range(len(found)):
+                attrs[i] = occluder_attributes(image, Landmarks(scheme="dlib68", points=points[i]), occluders)
+            timings[_timing_key(occluders, ("glasses", "mask"))] = (time.perf_counter() - t0) * 1000
+            models = (OCCLUDER_METHOD,)
+
         faces = []
         for i, (_rect, score) in enumerate(found):
             landmarks = Landmarks(scheme="dlib68", points=points[i]) if options.landmarks else None
             pose = poses[i] if options.pose else None
             faces.append(Face(box=boxes[i], confidence=round(hog_confidence(score), 4), landmarks=landmarks,
-                              pose=pose, template=templates[i], quality=qualities[i]))
-        # Attributes run on the fast pipeline's 468-point mesh crops; on dlib every one is unsupported.
-        from visage.analysis.attributes import ATTRIBUTES
-
-        unsupported = tuple(n for n in ATTRIBUTES if n in options.attributes)
+                              pose=pose, template=templates[i], quality=qualities[i], attributes=attrs[i]))
+        unsupported = tuple(n for n in ATTRIBUTES if n in options.attributes and n not in OCCLUDER_ATTRIBUTES)
         return ImageAnalysis(width=width, height=height, faces=tuple(faces), timings_ms=timings,
-                             unsupported=unsupported)
+                             models=models, unsupported=unsupported)
 
     def aligned_crop(self, image: np.ndarray, box: Box, size: int = 150, padding: float = 0.25) -> np.ndarray:
         """An eye-aligned RGB crop of the face in ``box`` (the embedder's own input geometry)."""

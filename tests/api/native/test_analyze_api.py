@@ -32,11 +32,13 @@ def test_analyze_all(client, two_people) -> None:
     body = r.json()
     assert len(body["faces"]) == 2
     a = body["faces"][0]["attributes"]
-    assert set(a) == {"age", "gender", "emotion", "smile", "expression", "mouth_open", "liveness"}
+    assert set(a) == {"age", "gender", "emotion", "smile", "expression", "mouth_open", "liveness", "glasses", "mask"}
+    assert a["glasses"]["value"] == "none" and a["mask"]["value"] is False
     assert a["gender"]["value"] in ("male", "female") and 0.5 <= a["gender"]["probability"] <= 1
     assert a["liveness"]["value"] in ("real", "spoof")
     assert {"human-emotion", "human-liveness", "human-antispoof", "human-faceres-deep"} <= set(body["models"])
-    assert "mask" in body["unsupported"] and "face_shape" in body["unsupported"]
+    assert "beard" in body["unsupported"] and "face_shape" in body["unsupported"]
+    assert "mask" not in body["unsupported"] and "glasses" not in body["unsupported"]
     assert any(k.startswith("attr_") for k in body["timings_ms"])
 
 

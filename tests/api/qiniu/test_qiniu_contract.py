@@ -124,10 +124,12 @@ def test_golden_fields_landmarks(client, two_people) -> None:
         for p in face["landmark"] + face["landmark72"]:
             assert list(p) == ["x", "y"] and all(isinstance(v, float) for v in p.values())
             assert loc["left"] - 0.3 * loc["width"] <= p["x"] <= loc["left"] + 1.3 * loc["width"]
-        # The seed example's order; fields without a model (glasses, mask, face_shape, face_type, spoofing)
-        # are absent, never invented.
+        # The seed example's order; fields without a model or method (face_shape, face_type, spoofing) are
+        # absent, never invented. glasses is "sun"/"none" only, mask a pixel method (docs/attributes.md).
         assert list(face) == [*BASIC, "landmark", "landmark72", "landmark150", "age", "expression", "gender",
-                              "emotion"]
+                              "glasses", "emotion", "mask"]
+        assert face["glasses"]["type"] == "none" and 0.5 <= face["glasses"]["probability"] <= 1
+        assert face["mask"]["type"] == 0 and 0.5 <= face["mask"]["probability"] <= 1
         assert 0 < face["age"] < 100
         assert face["gender"]["type"] in ("male", "female") and 0.5 <= face["gender"]["probability"] <= 1
         assert face["expression"]["type"] in ("none", "smile", "laugh")

@@ -159,3 +159,13 @@ def test_server_side_validation(endpoint, faces_dir) -> None:
         raw.compare_faces(SourceImage=image)
     with pytest.raises(raw.exceptions.InvalidParameterException, match="exactly one of Bytes or S3Object"):
         raw.detect_faces(Image={})
+
+
+def test_detect_faces_sunglasses_but_never_eyeglasses(rek, wire, faces_dir) -> None:
+    # glasses is "sun"/"none" from a pixel method on either pipeline; clear glasses are not detected.
+    out = rek.detect_faces(Image=img(faces_dir, "obama.jpg"), Attributes=["SUNGLASSES", "EYEGLASSES"])
+    check_output("DetectFaces", wire.last)
+    (d,) = out["FaceDetails"]
+    assert d["Sunglasses"]["Value"] is False and 50 <= d["Sunglasses"]["Confidence"] <= 100
+    assert "Eyeglasses" not in d
+    assert "Sunglasses" not in rek.detect_faces(Image=img(faces_dir, "obama.jpg"))["FaceDetails"][0]

@@ -64,14 +64,19 @@ def test_face_detector_liveness_estimator(client, portrait) -> None:
     assert obj["liveness"]["value"] in ("REAL", "FAKE") and 0.5 <= obj["liveness"]["confidence"] <= 1.0
 
 
-def test_mask_estimator_is_not_invented(client, portrait) -> None:
-    if available(client, "mask-estimator"):
-        pytest.skip("a mask model exists on this branch")
-    for version in ("v1", "v2"):
-        sample: dict = {}
-        put_image(sample, version, portrait)
-        r = client.post("/mask-estimator/process/sample", json=sample)
-        assert r.status_code == 501 and "mask" in r.json()["detail"]
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_mask_estimator_carries_the_engine_mask(client, fast_engine, portrait, version) -> None:
+    # The mask is a landmark + pixel method (visage.analysis.occluders): it runs on either pipeline.
+    need(client, "mask-estimator")
+    truth = fast_engine.analyze(portrait, AnalyzeOptions(attributes=frozenset({"mask"})))
+    sample: dict = {}
+    put_image(sample, version, portrait)
+    r = client.post("/mask-estimator/process/sample", json=sample)
+    assert r.status_code == 200, r.text
+    (obj,) = r.json()["objects"]
+    key = "mask" if version == "v1" else "has_medical_mask"
+    mask = truth.faces[0].attributes["mask"]
+    assert obj[key] == {"confidence": pytest.approx(mask["score"]), "value": False}
 
 
 def test_body_detector(client, fast_engine, faces_dir) -> None:

@@ -17,7 +17,7 @@
 | ``quality.occlusion.*`` | ``1 - quality["occlusion"][part]`` (occluded share); ``chin`` -> ``chin_contour`` |
 | ``quality.blur`` / ``illumination`` / ``completeness`` | same-named ``quality`` keys |
 | ``expression``, ``face_shape``, ``glasses``, | ``attributes[name]`` (``type``/``probability``) when |
-| ``face_type``, ``mask`` | the engine has a model for it; otherwise omitted |
+| ``face_type``, ``mask`` | the engine has a model or method for it; otherwise omitted |
 | ``spoofing`` | never: no synthetic-image (photo-montage) model; liveness is a different question |
 
 Anything whose source is absent is omitted, never invented (docs/qiniu.md).

@@ -230,6 +230,12 @@ def attribute_fields(face: Face, wanted: set[str]) -> dict[str, Any]:
         vc = _value_confidence(attrs.get(key)) if field in wanted else None
         if vc is not None and isinstance(vc[0], bool | np.bool_):
             out[field] = {"Value": bool(vc[0]), "Confidence": vc[1]}
+    glasses = attrs.get("glasses")
+    if "Sunglasses" in wanted and "Sunglasses" not in out and isinstance(glasses, Mapping):
+        # visage's glasses is "sun" | "none" (clear glasses are not detected, so Eyeglasses stays absent).
+        p = _number(glasses.get("probability"))
+        if glasses.get("value") in ("sun", "none") and p is not None:
+            out["Sunglasses"] = {"Value": glasses["value"] == "sun", "Confidence": percent(p)}
     gender = _value_confidence(attrs.get("gender")) if "Gender" in wanted else None
     if gender is not None and str(gender[0]).lower() in ("male", "female"):
         out["Gender"] = {"Value": str(gender[0]).capitalize(), "Confidence": gender[1]}

@@ -79,10 +79,14 @@ class Call:
         return await self.state.infer(engine.analyze, data, options)
 
 
-def analysis_options(templates: bool = False) -> AnalyzeOptions:
+def analysis_options(templates: bool = False, wanted: set[str] | None = None) -> AnalyzeOptions:
     """What Rekognition's default FaceDetail needs: landmarks, pose, and face quality (Brightness,
-    Sharpness) wherever the pipeline offers it (``AnalyzeOptions.quality``, once that lands)."""
-    extra = {"quality": True} if "quality" in {f.name for f in dataclasses.fields(AnalyzeOptions)} else {}
+    Sharpness) wherever the pipeline offers it (``AnalyzeOptions.quality``, once that lands); plus the
+    engine attributes behind the ``wanted`` FaceDetail members that have a source (Sunglasses: glasses)."""
+    fields = {f.name for f in dataclasses.fields(AnalyzeOptions)}
+    extra: dict[str, Any] = {"quality": True} if "quality" in fields else {}
+    if wanted and "Sunglasses" in wanted:
+        extra["attributes"] = frozenset({"glasses"})
     return AnalyzeOptions(landmarks=True, pose=True, templates=templates, **extra)
 
 
@@ -188,7 +192,7 @@ async def rekognition(request: Request, state: AppState = Depends(get_state)) ->
 async def detect_faces(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     data = await call.image_bytes(p["Image"], "Image")
     wanted = mapping.requested_fields(p.get("Attributes"))
-    result = await call.analyze(data, analysis_options())
+    result = await call.analyze(data, analysis_options(wanted=wanted))
     return {"FaceDetails": [mapping.face_detail(f, result.width, result.height, wanted) for f in result.faces]}
 
 

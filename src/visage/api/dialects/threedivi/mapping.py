@@ -214,7 +214,9 @@ def attribute_fields(name: str, face: Face, version: Version, block: str) -> dic
     if name == "mask":
         key = "mask" if version == "v1" else "has_medical_mask"
         masked = bool(value["value"])
-        p = float(value.get("probability", value.get("score", 0.0)))
+        # The seed's example pairs value false with confidence 0.07: the confidence is the mask score
+        # (visage's ``score``), not the confidence of the value given.
+        p = float(value.get("score", value.get("probability", 0.0)))
         return {key: {"confidence": p, "value": masked}}
     raise NotAvailableError(f"{block}: no 3DiVi mapping for attribute {name}")
 

@@ -1,0 +1,146 @@
+"""Sunglasses and face masks from landmarks and pixels: no registry we can reach ships either model.
+
+Both read the canonical face crop (:mod:`visage.analysis.facecrop`, so every measure is at one scale)
+and the named regions (:mod:`visage.analysis.regions`, so they run on ``dlib68`` and ``mesh468`` alike;
+the part polygons are the occlusion measure's, :mod:`visage.analysis.occlusion`). Measured only on
+SYNTHETIC occluders drawn on the fixture faces (``bench/eval_occluders.py``; docs/attributes.md).
+
+All luma ratios are relative to a reference on the same face, so a darker or grey-scale photo keeps them.
+
+Sunglasses (``glasses``). A real eye part (lids, lashes, iris, sclera) is textured; a tinted lens is
+flat and dark. Per eye part: ``spread`` = (90th - 10th percentile of luma in the eye part) / the median
+luma of the face outline, ``luma`` = the eye part's median luma / the same reference;
+``flat`` = clip((SUN_FLAT_AT - spread) / SUN_FLAT_RANGE, 0, 1), ``dark`` = clip((SUN_DARK_AT - luma) /
+SUN_DARK_RANGE, 0, 1); eye score = flat x dark. ``score`` = the smaller of the two eyes' scores, so one
+covered eye is not sunglasses. ``value`` = ``"sun"`` when ``score >= SUN_SCORE``, else ``"none"``.
+Clear ("common") glasses are NOT detected: nothing here tells a clear lens from no lens, so
+``"common"`` is never returned (docs: ``common_supported: false``).
+
+Mask (``mask``). The mouth and chin parts together (``lower``) against the skin around the eyes and
+between them (``upper``: each eye contour grown 2.6x minus the eye part, plus the top of the nose part).
+``homogeneous`` = clip((MASK_SPREAD_AT - lower luma spread (90th - 10th percentile, / upper median luma))
+/ MASK_SPREAD_RANGE, 0, 1): lips, teeth, shading and beard make a bare lower face uneven.
+``foreign`` = clip(max(chroma distance (Cr, Cb medians) / MASK_CHROMA, |ln(lower / upper median
+luma)| / ln(MASK_LUMA_RATIO)), 0, 1): a cover of skin colour and brightness (a hand) is not a mask.
+``eyes`` = clip(smaller eye ``spread`` / MASK_EYES_SPREAD, 0, 1): covered eyes are not a mask's.
+``score`` = homogeneous x foreign x eyes; ``value`` = ``score >= MASK_SCORE``.
+
+Both attributes report ``score`` (the monotone score above, in [0, 1]) and ``probability`` = the score
+for a positive value and 1 - score for a negative one (the confidence of the value given, as for
+``gender``). Neither is a calibrated probability: nothing here could calibrate it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from visage.analysis.facecrop import FaceCrop, face_crop
+from visage.analysis.occlusion import part_masks
+from visage.analysis.regions import FaceRegions, regions_from_landmarks
+from visage.types import Landmarks
+
+SUN_FLAT_AT, SUN_FLAT_RANGE = 0.45, 0.35  # eye luma spread: 0.45 -> flat 0, 0.10 -> flat 1
+SUN_DARK_AT, SUN_DARK_RANGE = 1.1, 0.3  # eye luma / face luma: 1.1 -> dark 0, 0.8 -> dark 1
+SUN_SCORE = 0.5
+MASK_SPREAD_AT, MASK_SPREAD_RANGE = 0.3, 0.2  # lower-face luma spread: 0.3 -> 0, 0.1 -> 1
+MASK_CHROMA = 15.0  # (Cr, Cb) distance lower vs upper face that counts as fully foreign
+MASK_LUMA_RATIO = 1.4  # lower/upper luma ratio (or its inverse) that counts as fully foreign
+MASK_EYES_SPREAD = 0.3
+MASK_SCORE = 0.5
+
+OCCLUDER_METHOD = "visage_occluders_v1"  # the name responses list for these two (methods, not models)
+
+
+def _clip01(x: float) -> float:
+    return float(min(max(x, 0.0), 1.0))
+
+
+def _top_rows(mask: np.ndarray, fraction: float) -> np.ndarray:
+    """The upper ``fraction`` of a mask's rows (crop space, eyes level)."""
+    rows = np.nonzero(mask.any(axis=1))[0]
+    if rows.size == 0:
+        return mask
+    out = mask.copy()
+    out[int(rows[0] + fraction * (rows[-1] - rows[0] + 1)):] = False
+    return out
+
+
+def _spread(values: np.ndarray) -> float:
+    lo, hi = np.percentile(values, [10, 90])
+    return float(hi - lo)
+
+
+def occluder_features(crop: FaceCrop, regions: FaceRegions) -> dict[str, float]:
+    """Raw measures both decisions read (module docstring; the bench prints them)."""
+    masks = part_masks(crop, regions)
+    luma = crop.luma
+    inside = crop.inside
+    face = crop.polygon_mask(regions.outline) & inside
+    face_luma = max(float(np.median(luma[face])) if face.sum() >= 10 else float(np.median(luma)), 1.0)
+    out: dict[str, float] = {"face_luma": face_luma}
+    upper = _top_rows(masks["nose"], 0.45)
+    for eye in ("left_eye", "right_eye"):
+        m = masks[eye] & inside
+        if m.sum() >= 10:
+            out[f"{eye}_spread"] = _spread(luma[m]) / face_luma
+            out[f"{eye}_luma"] = float(np.median(luma[m])) / face_luma
+        else:  # outside the image: no evidence either way
+            out[f"{eye}_spread"], out[f"{eye}_luma"] = 1.0, 1.0
+        contour = getattr(regions, eye)
+        upper |= crop.polygon_mask(contour.mean(0) + (contour - contour.mean(0)) * 2.6) & ~masks[eye]
+    upper &= inside
+    lower = (masks["mouth"] | masks["chin"]) & inside
+    if lower.sum() >= 10 and upper.sum() >= 10:
+        ycc = cv2.cvtColor(crop.rgb, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+        up, lo = np.median(ycc[upper], axis=0), np.median(ycc[lower], axis=0)
+        out["lower_spread"] = _spread(luma[lower]) / max(float(up[0]), 1.0)
+        out["lower_chroma_diff"] = float(np.linalg.norm(lo[1:] - up[1:]))
+        out["lower_luma_ratio"] = float(max(lo[0], 1.0) / max(up[0], 1.0))
+    else:
+        out["lower_spread"], out["lower_chroma_diff"], out["lower_luma_ratio"] = 1.0, 0.0, 1.0
+    return out
+
+
+def sunglasses_score(f: dict[str, float]) -> float:
+    def eye(e: str) -> float:
+        flat = _clip01((SUN_FLAT_AT - f[f"{e}_spread"]) / SUN_FLAT_RANGE)
+        dark = _clip01((SUN_DARK_AT - f[f"{e}_luma"]) / SUN_DARK_RANGE)
+        return flat * dark
+    return min(eye("left_eye"), eye("right_eye"))
+
+
+def mask_score(f: dict[str, float]) -> float:
+    homogeneous = _clip01((MASK_SPREAD_AT - f["lower_spread"]) / MASK_SPREAD_RANGE)
+    foreign = _clip01(max(f["lower_chroma_diff"] / MASK_CHROMA,
+                          abs(math.log(f["lower_luma_ratio"])) / math.log(MASK_LUMA_RATIO)))
+    eyes = _clip01(min(f["left_eye_spread"], f["right_eye_spread"]) / MASK_EYES_SPREAD)
+    return homogeneous * foreign * eyes
+
+
+def glasses_value(f: dict[str, float]) -> dict[str, object]:
+    """``{"value": "sun"|"none", "probability": of that value, "score": the sunglasses score}``."""
+    s = sunglasses_score(f)
+    sun = s >= SUN_SCORE
+    return {"value": "sun" if sun else "none", "probability": round(s if sun else 1.0 - s, 4), "score": round(s, 4)}
+
+
+def mask_value(f: dict[str, float]) -> dict[str, object]:
+    """``{"value": bool, "probability": of that value, "score": the mask score}``."""
+    s = mask_score(f)
+    masked = s >= MASK_SCORE
+    return {"value": bool(masked), "probability": round(s if masked else 1.0 - s, 4), "score": round(s, 4)}
+
+
+def occluder_attributes(image: np.ndarray, landmarks: Landmarks, names: frozenset[str]) -> dict[str, object]:
+    """``glasses`` and/or ``mask`` (those in ``names``) of one face of the RGB ``image``."""
+    regions = regions_from_landmarks(landmarks)
+    f = occluder_features(face_crop(image, regions), regions)
+    out: dict[str, object] = {}
+    if "glasses" in names:
+        out["glasses"] = glasses_value(f)
+    if "mask" in names:
+        out["mask"] = mask_value(f)
+    return out
