@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
+from tests_support import start_server
 from visage.cli import main
 
 pytestmark = pytest.mark.slow
@@ -46,30 +43,9 @@ def test_cli_models_list(capsys) -> None:
     assert {r["name"] for r in rows} >= {"dlib_resnet_v1", "dlib_shape_predictor_5"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_server_process_serves_concurrent_requests(faces_dir) -> None:
-    port = free_port()
-    env = {**os.environ, "VISAGE_PORT": str(port), "VISAGE_HOST": "127.0.0.1"}
-    proc = subprocess.Popen([sys.executable, "-m", "visage.cli", "serve", "--log-level", "warning"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_server({})
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
-            time.sleep(0.3)
-        else:
-            pytest.fail("server did not become ready")
         image = (faces_dir / "scenes/kit_with_rose.jpg").read_bytes()
 
         def detect(_: int) -> tuple[int, int]:

@@ -4,40 +4,23 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 import httpx
 import pytest
-from test_cli_and_server import free_port
+
+from tests_support import free_port, start_server
 
 pytestmark = pytest.mark.slow
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "visage.cli", "serve", "--port", str(port), "--log-level",
-                             "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    pytest.fail("server did not become ready")
-
-
 def test_kill_9_during_indexing_loses_no_acknowledged_face(faces_dir, tmp_path) -> None:
-    env = {**os.environ, "VISAGE_STORE_URL": f"sqlite:///{tmp_path}/visage.db", "VISAGE_API_KEYS": "k:admin"}
+    env = {"VISAGE_STORE_URL": f"sqlite:///{tmp_path}/visage.db", "VISAGE_API_KEYS": "k:admin"}
     headers = {"authorization": "Bearer k"}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = start_server(env, port)
+    proc, _ = start_server(env, port)
     images = [p.read_bytes() for p in sorted((faces_dir / "people").glob("*/*"))]
     acknowledged: list[str] = []
     stop = threading.Event()
@@ -73,7 +56,7 @@ def test_kill_9_during_indexing_loses_no_acknowledged_face(faces_dir, tmp_path) 
             proc.kill()
 
     acked = set(acknowledged)
-    proc = start_server(env, port)
+    proc, _ = start_server(env, port)
     try:
         stored, token = set(), None
         while True:

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests_support import start_server
 
 pytestmark = pytest.mark.slow
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "threedivi.md"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def shell_examples() -> list[str]:
@@ -49,24 +40,10 @@ def test_docs_curl_examples_work_as_written(faces_dir, tmp_path) -> None:
         pytest.skip("curl and jq are needed to run the documented commands")
     for name in ("two_people.jpg", "people/biden/biden.jpg", "people/biden/biden2.jpg"):
         shutil.copy(faces_dir / name, tmp_path / Path(name).name)
-    port = free_port()
-    env = {**os.environ, "VISAGE_PORT": str(port), "VISAGE_HOST": "127.0.0.1", "VISAGE_PIPELINE": "fast",
-           "VISAGE_STORE_URL": f"sqlite:///{tmp_path}/store.db"}
-    env.pop("VISAGE_API_KEYS", None)
-    proc = subprocess.Popen([sys.executable, "-m", "visage.cli", "serve", "--log-level", "warning"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc, base = start_server({"VISAGE_PIPELINE": "fast", "VISAGE_STORE_URL": f"sqlite:///{tmp_path}/store.db",
+                               "VISAGE_API_KEYS": None})
+    port = base.rsplit(":", 1)[1]
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
-            time.sleep(0.3)
-        else:
-            pytest.fail("server did not become ready")
         blocks = shell_examples()
         assert len(blocks) == 3
         outputs = []
