@@ -89,3 +89,14 @@ def test_both_pipelines_answer_glasses_and_mask(engine, people) -> None:
         drawn = VARIANTS[variant](image, mesh, np.random.default_rng(0))
         a = engine.analyze(drawn, AnalyzeOptions(attributes=BOTH)).faces[0].attributes
         assert a["glasses"]["value"] == glasses and a["mask"]["value"] is mask, (variant, a)
+
+
+def test_icao_not_masked_reads_the_mask_measure(pipe, people) -> None:
+    """The ICAO block's not_masked (seed 003) comes from the same measured method as the attribute."""
+    path, image, mesh = people[0]
+    for drawn, masked in ((image, False), (VARIANTS["mask_lightblue"](image, mesh, np.random.default_rng(0)), True)):
+        result = pipe.analyze(drawn, AnalyzeOptions(icao=True))
+        face = min(result.faces, key=lambda f: abs(f.box.center[0] - float(mesh[:, 0].mean())))
+        icao = face.quality["icao"]
+        assert icao["not_masked"] is (not masked), (path, icao["not_masked_score"])
+        assert 0.0 <= icao["not_masked_score"] <= 1.0 and "not_masked" not in icao["unsupported"]

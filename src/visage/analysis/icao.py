@@ -5,8 +5,8 @@ Every supported field is a landmark or pixel measure with a threshold from :data
 snake_case names; the v1 camelCase names are a dialect's renaming.
 
 Not computed, listed under ``unsupported`` instead (never a made-up value):
-* ``not_masked``/``not_masked_score`` and ``is_neutral_emotion``/``neutral_emotion_score`` need
-  mask and emotion models, which come with the attribute models of another part of issue 4;
+* ``is_neutral_emotion``/``neutral_emotion_score`` need the emotion model, which runs only when a
+  request asks for attributes (the 3DiVi dialect fills them from it then);
 * ``has_watermark``/``watermark_score``: no sound landmark/pixel method was found (a watermark is
   any overlaid graphic; telling it from background texture needs a trained model).
 
@@ -23,6 +23,7 @@ import numpy as np
 
 from visage.analysis import pixel_measures as pm
 from visage.analysis.facecrop import FaceCrop
+from visage.analysis.occluders import MASK_SCORE, mask_score, occluder_features
 from visage.analysis.regions import FaceRegions
 from visage.types import Box, Pose
 
@@ -45,8 +46,7 @@ THRESHOLDS: dict[str, float] = {
     "background_gradient_scale": 6.0,  # mean gradient (grey levels/px) at which the score is 1/e
 }
 
-UNSUPPORTED = ("not_masked", "not_masked_score", "is_neutral_emotion", "neutral_emotion_score",
-               "has_watermark", "watermark_score")
+UNSUPPORTED = ("is_neutral_emotion", "neutral_emotion_score", "has_watermark", "watermark_score")
 
 
 def _halves_ratio(crop: FaceCrop, regions: FaceRegions, face: np.ndarray) -> float | None:
@@ -116,6 +116,11 @@ def icao_assessment(crop: FaceCrop, regions: FaceRegions, quality: dict[str, Any
         out[f"is_{side}_eye_opened"] = ear >= t["eye_open_ear_min"]
 
     out["max_rotation_deviation"], out["is_rotation_acceptable"] = _rotation(pose)
+
+    # The mask attribute's measured pixel method (docs/attributes.md, bench/eval_occluders.py).
+    masked = mask_score(occluder_features(crop, regions))
+    out["not_masked_score"] = round(1.0 - masked, 4)
+    out["not_masked"] = masked < MASK_SCORE
 
     eyes = float(np.linalg.norm(regions.left_eye_center - regions.right_eye_center))
     out["eyes_distance"] = round(eyes, 1)
