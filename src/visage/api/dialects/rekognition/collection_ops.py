@@ -262,32 +262,30 @@ async def search_faces_by_image(call: Call, p: dict[str, Any]) -> dict[str, Any]
 # ------------------------------------------------------------------------------------ users
 
 
-@operation("CreateUser")
-async def create_user(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+async def _idempotent_user_change(call: Call, p: dict[str, Any], name: str, change: Any,
+                                  replay_error: type[Exception]) -> dict[str, Any]:
+    """Run a user change once per ClientRequestToken: a retry with the same token whose first try
+    already took effect (so it now fails with ``replay_error``) answers success, as AWS does."""
     cid, uid, token = p["CollectionId"], p["UserId"], p.get("ClientRequestToken")
     try:
-        await _run(call, _service(call).create_user, cid, uid)
-    except AlreadyExistsError:
-        if token and call.rek.tokens.seen("CreateUser", cid, uid, token):
+        await _run(call, change, cid, uid)
+    except replay_error:
+        if token and call.rek.tokens.seen(name, cid, uid, token):
             return {}
         raise
     if token:
-        call.rek.tokens.remember("CreateUser", cid, uid, token)
+        call.rek.tokens.remember(name, cid, uid, token)
     return {}
+
+
+@operation("CreateUser")
+async def create_user(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    return await _idempotent_user_change(call, p, "CreateUser", _service(call).create_user, AlreadyExistsError)
 
 
 @operation("DeleteUser")
 async def delete_user(call: Call, p: dict[str, Any]) -> dict[str, Any]:
-    cid, uid, token = p["CollectionId"], p["UserId"], p.get("ClientRequestToken")
-    try:
-        await _run(call, _service(call).delete_user, cid, uid)
-    except NotFoundError:
-        if token and call.rek.tokens.seen("DeleteUser", cid, uid, token):
-            return {}
-        raise
-    if token:
-        call.rek.tokens.remember("DeleteUser", cid, uid, token)
-    return {}
+    return await _idempotent_user_change(call, p, "DeleteUser", _service(call).delete_user, NotFoundError)
 
 
 @operation("ListUsers")
