@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 
 import numpy as np
@@ -313,6 +315,34 @@ def test_list_users_paginates(store: TemplateStore) -> None:
             break
     assert [u.user_id for u in seen] == names
     assert [u.face_ids for u in seen] == [(f.face_id,) for f in added]
+
+
+def _with_key(token: str, key: object) -> str:
+    """The same page token with its ``after`` key replaced (what a forging client could send)."""
+    data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    data["a"] = key
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def test_forged_tokens_with_a_key_of_the_wrong_type_are_invalid(store: TemplateStore) -> None:
+    """A token is client input: a well-formed one whose key has the wrong type is a clean
+    invalid_parameter on every backend and never reaches a query (PostgreSQL: text > integer)."""
+    for cid in ("c", "d"):
+        store.create_collection(cid, MODEL, DIM)
+    store.add_faces("c", new_faces(unit_vectors(3)))
+    for user in ("u1", "u2"):
+        store.create_user("c", user)
+    _, collections_token = store.list_collections(max_results=1)
+    _, users_token = store.list_users("c", max_results=1)
+    _, faces_token = store.list_faces("c", max_results=1)
+    with pytest.raises(InvalidParameterError):
+        store.list_collections(max_results=1, next_token=_with_key(collections_token, 5))
+    with pytest.raises(InvalidParameterError):
+        store.list_users("c", max_results=1, next_token=_with_key(users_token, 7))
+    with pytest.raises(InvalidParameterError):
+        store.list_faces("c", max_results=1, next_token=_with_key(faces_token, "zzz"))
+    with pytest.raises(InvalidParameterError):
+        store.list_faces("c", max_results=1, next_token=_with_key(faces_token, True))
 
 
 def test_user_face_limit(store: TemplateStore) -> None:

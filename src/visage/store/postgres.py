@@ -38,7 +38,7 @@ from pgvector.psycopg import register_vector
 from psycopg import errors as pgerrors
 from psycopg import sql
 
-from visage.errors import AlreadyExistsError, InvalidParameterError, LimitExceededError, NotFoundError
+from visage.errors import AlreadyExistsError, LimitExceededError, NotFoundError
 from visage.store import portable, tokens
 from visage.store.base import (
     MAX_FACES_PER_USER,
@@ -318,7 +318,7 @@ class PostgresStore:
         self, max_results: int = 100, next_token: str | None = None
     ) -> tuple[list[str], str | None]:
         check_max_results(max_results)
-        after = tokens.decode(next_token, "collections", "") or ""
+        after = tokens.decode(next_token, "collections", "", "")
         with self._tx() as c:
             rows = c.execute(
                 "SELECT collection_id FROM visage_collections WHERE collection_id > %s "
@@ -403,9 +403,7 @@ class PostgresStore:
         with self._tx() as c:
             coll = self._coll(c, collection_id)
             scope = f"{coll.cid}/{user_id or ''}"
-            after = tokens.decode(next_token, "faces", scope) or 0
-            if not isinstance(after, int):
-                raise InvalidParameterError("invalid next_token")
+            after = tokens.decode(next_token, "faces", scope, 0)
             with c.cursor(binary=True) as cur:
                 if user_id is None:
                     query = self._select(coll, "seq > %s ORDER BY seq LIMIT %s")
@@ -504,7 +502,7 @@ class PostgresStore:
         check_max_results(max_results)
         with self._tx() as c:
             coll = self._coll(c, collection_id)
-            after = tokens.decode(next_token, "users", str(coll.cid)) or ""
+            after = tokens.decode(next_token, "users", str(coll.cid), "")
             rows = c.execute(
                 "SELECT user_id, status, created_at FROM visage_users WHERE cid = %s AND user_id > %s "
                 "ORDER BY user_id LIMIT %s",

@@ -305,7 +305,7 @@ class SQLiteStore:
         self, max_results: int = 100, next_token: str | None = None
     ) -> tuple[list[str], str | None]:
         check_max_results(max_results)
-        after = tokens.decode(next_token, "collections", "") or ""
+        after = tokens.decode(next_token, "collections", "", "")
         rows = (
             self._reader()
             .execute(
@@ -425,9 +425,7 @@ class SQLiteStore:
         with self._snapshot() as c:
             coll = self._coll(c, collection_id)
             scope = f"{coll.cid}/{user_id or ''}"
-            after = tokens.decode(next_token, "faces", scope) or 0
-            if not isinstance(after, int):
-                raise InvalidParameterError("invalid next_token")
+            after = tokens.decode(next_token, "faces", scope, 0)
             if user_id is None:
                 rows = c.execute(
                     f"SELECT {_FACE_COLS} FROM faces WHERE cid = ? AND seq > ? ORDER BY seq LIMIT ?",
@@ -554,7 +552,7 @@ class SQLiteStore:
         check_max_results(max_results)
         with self._snapshot() as c:
             coll = self._coll(c, collection_id)
-            after = tokens.decode(next_token, "users", str(coll.cid)) or ""
+            after = tokens.decode(next_token, "users", str(coll.cid), "")
             rows = c.execute(
                 "SELECT user_id, status, created_us FROM users WHERE cid = ? AND user_id > ? "
                 "ORDER BY user_id LIMIT ?",

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import TypeVar
 
 from visage.errors import InvalidParameterError
+
+K = TypeVar("K", int, str)
 
 
 def encode(kind: str, scope: str, after: object) -> str:
@@ -19,15 +22,20 @@ def encode(kind: str, scope: str, after: object) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
-def decode(token: str | None, kind: str, scope: str) -> object | None:
-    """The ``after`` key of a token made by :func:`encode` for the same kind and scope, or None."""
+def decode(token: str | None, kind: str, scope: str, start: K) -> K:
+    """The ``after`` key of a token made by :func:`encode` for the same kind and scope (``start``
+    without a token). The key must have ``start``'s type: a forged token can't reach a query with a
+    key of another type."""
     if token is None:
-        return None
+        return start
     try:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         if data["k"] != kind or data["s"] != scope:
             raise ValueError("token belongs to another listing")
-        return data["a"]
+        after = data["a"]
+        if type(after) is not type(start):
+            raise ValueError("token key of the wrong type")
+        return after
     except (ValueError, KeyError, TypeError, UnicodeError) as exc:
         raise InvalidParameterError("invalid next_token", token=token) from exc
