@@ -169,3 +169,53 @@ def test_detect_faces_sunglasses_but_never_eyeglasses(rek, wire, faces_dir) -> N
     assert d["Sunglasses"]["Value"] is False and 50 <= d["Sunglasses"]["Confidence"] <= 100
     assert "Eyeglasses" not in d
     assert "Sunglasses" not in rek.detect_faces(Image=img(faces_dir, "obama.jpg"))["FaceDetails"][0]
+
+
+@pytest.fixture(scope="module")
+def fast_app():
+    """The fast pipeline (the attribute models need its face mesh), anonymous access for brevity."""
+    import contextlib
+
+    from fastapi.testclient import TestClient
+
+    from visage.api.app import create_app
+    from visage.config import Settings
+    from visage.engine import Engine
+
+    settings = Settings(pipeline="fast", rekognition_auth="off")
+    with contextlib.ExitStack() as stack:
+        yield stack.enter_context(TestClient(create_app(settings, Engine(settings))))
+
+
+def _detect(client, image: bytes, attributes: list[str]) -> dict:
+    import base64
+    import json
+
+    r = client.post("/", content=json.dumps({"Image": {"Bytes": base64.b64encode(image).decode()},
+                                              "Attributes": attributes}),
+                    headers={"content-type": "application/x-amz-json-1.1",
+                             "x-amz-target": "RekognitionService.DetectFaces"})
+    assert r.status_code == 200, r.text
+    check_output("DetectFaces", r.json())
+    return r.json()
+
+
+@pytest.mark.parametrize(("name", "gender"), [("people/rose_leslie/img2.jpg", "Female"),
+                                              ("people/obama/obama.jpg", "Male")])
+def test_detect_faces_all_returns_the_measured_attributes(fast_app, faces_dir, name, gender) -> None:
+    (d,) = _detect(fast_app, (faces_dir / name).read_bytes(), ["ALL"])["FaceDetails"]
+    assert d["Gender"]["Value"] == gender and 50 <= d["Gender"]["Confidence"] <= 100
+    assert 18 <= d["AgeRange"]["Low"] <= d["AgeRange"]["High"] <= 90  # every fixture person is an adult
+    types = [e["Type"] for e in d["Emotions"]]
+    assert len(types) == 7 and "CONFUSED" not in types  # no source class for CONFUSED (docs/attributes.md)
+    assert sum(e["Confidence"] for e in d["Emotions"]) == pytest.approx(100, abs=0.5)
+    assert d["Smile"]["Confidence"] == next(e["Confidence"] for e in d["Emotions"] if e["Type"] == "HAPPY")
+    assert set(d["MouthOpen"]) == {"Value"}  # a landmark ratio: no calibrated confidence to report
+    assert d["Sunglasses"]["Value"] is False
+    for absent in ("Eyeglasses", "Beard", "Mustache", "EyesOpen", "FaceOccluded", "EyeDirection"):
+        assert absent not in d  # no model or measured method: omitted, never invented
+
+
+def test_detect_faces_runs_only_the_attributes_asked_for(fast_app, faces_dir) -> None:
+    (d,) = _detect(fast_app, (faces_dir / "obama.jpg").read_bytes(), ["GENDER"])["FaceDetails"]
+    assert "Gender" in d and not {"AgeRange", "Emotions", "Smile", "MouthOpen", "Sunglasses"} & set(d)

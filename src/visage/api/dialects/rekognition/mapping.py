@@ -180,7 +180,7 @@ _EMOTIONS: dict[str, str] = {
     "disgusted": "DISGUSTED", "disgust": "DISGUSTED",
     "surprised": "SURPRISED", "surprise": "SURPRISED",
     "calm": "CALM", "neutral": "CALM",
-    "fear": "FEAR", "fearful": "FEAR",
+    "fear": "FEAR", "fearful": "FEAR", "scared": "FEAR",
     "unknown": "UNKNOWN",
 }
 
@@ -201,9 +201,11 @@ def _number(value: object) -> float | None:
 
 
 def _value_confidence(item: object) -> tuple[object, float] | None:
+    """``(value, confidence %)`` from ``{"value", "probability"}`` (the engine's attributes; the
+    probability of that value) or ``{"value", "confidence"}``; None when either is missing."""
     if not isinstance(item, Mapping) or "value" not in item:
         return None
-    confidence = _number(item.get("confidence"))
+    confidence = _number(item.get("probability", item.get("confidence")))
     if confidence is None:
         return None
     return item["value"], percent(confidence)
@@ -213,10 +215,12 @@ def attribute_fields(face: Face, wanted: set[str]) -> dict[str, Any]:
     """The FaceDetail members ``wanted`` that the engine actually measured, in Rekognition's shapes.
 
     The engine's contract (``Face.attributes``; confidences in [0, 1] like ``Face.confidence``):
-    ``age: {"low": int, "high": int}``, ``gender: {"value": "male"|"female", "confidence"}``,
-    ``emotions: {"happy": p, "sad": p, ...}`` (or a list of ``{"type", "confidence"}``),
+    ``age: {"value", "low", "high"}``, ``gender: {"value": "male"|"female", "probability"}``,
+    ``emotion: {"dominant", "scores": {"happy": p, "scared": p, ...}}`` (also accepted: ``emotions`` as
+    that dict or a list of ``{"type", "confidence"}``), ``glasses: {"value": "sun"|"none", "probability"}``,
     ``smile``/``eyeglasses``/``sunglasses``/``beard``/``mustache``/``eyes_open``/``mouth_open``/
-    ``face_occluded: {"value": bool, "confidence"}``, ``eye_direction: {"yaw", "pitch", "confidence"}``.
+    ``face_occluded: {"value": bool, "probability"}`` (``mouth_open`` has a value and no confidence),
+    ``eye_direction: {"yaw", "pitch", "confidence"}``.
     Anything missing or malformed is omitted, never guessed.
     """
     attrs: Mapping[str, Any] = face.attributes or {}
@@ -227,9 +231,14 @@ def attribute_fields(face: Face, wanted: set[str]) -> dict[str, Any]:
         if low is not None and high is not None:
             out["AgeRange"] = {"Low": round(low), "High": round(high)}
     for field, key in _BOOLEAN_KEYS.items():
-        vc = _value_confidence(attrs.get(key)) if field in wanted else None
+        item = attrs.get(key) if field in wanted else None
+        vc = _value_confidence(item)
         if vc is not None and isinstance(vc[0], bool | np.bool_):
             out[field] = {"Value": bool(vc[0]), "Confidence": vc[1]}
+        elif isinstance(item, Mapping) and isinstance(item.get("value"), bool | np.bool_):
+            # A measured value without a calibrated confidence (mouth_open: a landmark ratio against
+            # a threshold): Value only; Rekognition's Confidence is optional and is never invented.
+            out[field] = {"Value": bool(item["value"])}
     glasses = attrs.get("glasses")
     if "Sunglasses" in wanted and "Sunglasses" not in out and isinstance(glasses, Mapping):
         # visage's glasses is "sun" | "none" (clear glasses are not detected, so Eyeglasses stays absent).
@@ -240,6 +249,9 @@ def attribute_fields(face: Face, wanted: set[str]) -> dict[str, Any]:
     if gender is not None and str(gender[0]).lower() in ("male", "female"):
         out["Gender"] = {"Value": str(gender[0]).capitalize(), "Confidence": gender[1]}
     emotions = attrs.get("emotions")
+    emotion = attrs.get("emotion")
+    if emotions is None and isinstance(emotion, Mapping):
+        emotions = emotion.get("scores")  # the engine's {"dominant", "scores": {7 classes}}
     if "Emotions" in wanted and emotions:
         pairs = emotions.items() if isinstance(emotions, Mapping) else (
             (e.get("type"), e.get("confidence")) for e in emotions if isinstance(e, Mapping))

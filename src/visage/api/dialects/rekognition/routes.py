@@ -82,12 +82,19 @@ class Call:
 def analysis_options(templates: bool = False, wanted: set[str] | None = None) -> AnalyzeOptions:
     """What Rekognition's default FaceDetail needs: landmarks, pose, and face quality (Brightness,
     Sharpness) wherever the pipeline offers it (``AnalyzeOptions.quality``, once that lands); plus the
-    engine attributes behind the ``wanted`` FaceDetail members that have a source (Sunglasses: glasses)."""
+    engine attributes behind the ``wanted`` FaceDetail members that have a source (only those run)."""
     fields = {f.name for f in dataclasses.fields(AnalyzeOptions)}
     extra: dict[str, Any] = {"quality": True} if "quality" in fields else {}
-    if wanted and "Sunglasses" in wanted:
-        extra["attributes"] = frozenset({"glasses"})
+    sources = {ENGINE_ATTRIBUTE[f] for f in wanted or () if f in ENGINE_ATTRIBUTE}
+    if sources:
+        extra["attributes"] = frozenset(sources)
     return AnalyzeOptions(landmarks=True, pose=True, templates=templates, **extra)
+
+
+#: FaceDetail member -> the engine attribute that measures it (docs/attributes.md). Members not listed
+#: (Eyeglasses, Beard, Mustache, EyesOpen, FaceOccluded, EyeDirection) have no source and stay absent.
+ENGINE_ATTRIBUTE = {"AgeRange": "age", "Gender": "gender", "Emotions": "emotion", "Smile": "smile",
+                    "MouthOpen": "mouth_open", "Sunglasses": "glasses"}
 
 
 Handler = Callable[[Call, dict[str, Any]], Awaitable[dict[str, Any]]]
