@@ -60,6 +60,15 @@ def make_vectors(n: int, dim: int, seed: int) -> np.ndarray:
     return out
 
 
+def noisy_probes(base: np.ndarray, rng: np.random.Generator, count: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` probes like a real probe of an enrolled face: a stored vector plus per-dimension gaussian
+    noise, renormalised. Returns (indices of the source vectors, probes)."""
+    src = rng.integers(0, len(base), count)
+    probes = base[src] + rng.standard_normal((count, base.shape[1]), dtype=np.float32) * noise
+    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    return src, probes
+
+
 def exact_top1(base: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """Brute-force nearest neighbour (inner product of unit vectors == cosine)."""
     best = np.full(len(queries), -np.inf, dtype=np.float32)
@@ -117,9 +126,7 @@ def bench_one(backend: str, url: str, n: int, args: argparse.Namespace, workdir:
     rng = np.random.default_rng(args.seed + 1)
     base = make_vectors(n, args.dim, args.seed)
     image_ids = np.array([f"img{i}" for i in range(n)], dtype=object)
-    src = rng.integers(0, n, args.queries)
-    noisy = base[src] + rng.standard_normal((args.queries, args.dim), dtype=np.float32) * args.noise
-    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    src, noisy = noisy_probes(base, rng, args.queries, args.noise)
     random_q = unit_rows(rng, args.random_queries, args.dim)
     res.probe_cos = float(np.mean(np.sum(noisy * base[src], axis=1)))
     truth_noisy, truth_random = exact_top1(base, noisy), exact_top1(base, random_q)

