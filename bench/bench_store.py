@@ -103,6 +103,7 @@ class Result:
     probe_cos: float = float("nan")
     rss_mb: float = float("nan")
     restart_s: float = float("nan")
+    restart_cpu_s: float = float("nan")
     cpu_p50_ms: float = float("nan")
     cpu_p99_ms: float = float("nan")
     load: float = float("nan")
@@ -134,17 +135,24 @@ def bench_one(backend: str, url: str, n: int, args: argparse.Namespace, workdir:
     truth_noisy, truth_random = exact_top1(base, noisy), exact_top1(base, random_q)
 
     store = open_store(url)
-    store.create_collection("bench", MODEL, args.dim)
+    reuse = False
+    if args.reuse:
+        with contextlib.suppress(NotFoundError):
+            reuse = store.describe_collection("bench").face_count == n
+    if not reuse:
+        with contextlib.suppress(NotFoundError):
+            store.delete_collection("bench")
+        store.create_collection("bench", MODEL, args.dim)
     if hasattr(store, "warm"):
         store.warm("bench")  # index live during inserts: the server's steady state
     t0 = time.perf_counter()
     last = t0
-    for s in range(0, n, args.batch):
+    for s in range(0, n if not reuse else 0, args.batch):
         store.add_faces("bench", list(faces(base[s : s + args.batch], s)))
         if time.perf_counter() - last > 30:
             last = time.perf_counter()
             print(f"  {backend} {n}: {s + args.batch} faces, {last - t0:.0f} s", flush=True)
-    res.insert_s = time.perf_counter() - t0
+    res.insert_s = time.perf_counter() - t0 if not reuse else float("nan")
     res.insert_per_s = n / res.insert_s
     wait_note = ""
     if hasattr(store, "wait_for_index"):  # PostgreSQL: a background IVF (re)build may be running
@@ -177,6 +185,7 @@ def bench_one(backend: str, url: str, n: int, args: argparse.Namespace, workdir:
     ).stdout
     probe = json.loads(out.strip().splitlines()[-1])
     res.restart_s, res.rss_mb = probe["restart_s"], probe["rss_mb"]
+    res.restart_cpu_s = probe.get("restart_cpu_s", float("nan"))
     res.note = probe["note"] + wait_note
     store = open_store(url)
     store.close()
@@ -185,10 +194,10 @@ def bench_one(backend: str, url: str, n: int, args: argparse.Namespace, workdir:
 
 def restart_probe(url: str, dim: int) -> None:
     """Child process of the restart measurement: open, first search, print JSON."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     store = open_store(url)
     store.search("bench", Template(MODEL, unit_rows(np.random.default_rng(0), 1, dim)[0]), max_results=10)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     if hasattr(store, "index_info"):
         info = store.index_info("bench")
         note = f"index {info.get('kind', info['mode'])} from {info['source']} in {info['load_seconds']} s"
@@ -196,7 +205,7 @@ def restart_probe(url: str, dim: int) -> None:
         note = "the index lives in the server"
     rss = rss_mb()  # with the index loaded, before close() frees it
     store.close()
-    print(json.dumps({"restart_s": elapsed, "rss_mb": rss, "note": note}))
+    print(json.dumps({"restart_s": elapsed, "restart_cpu_s": cpu, "rss_mb": rss, "note": note}))
 
 
 def main() -> None:
@@ -221,6 +230,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--workdir", default=None)
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep a --workdir store that already holds the collection at this size: measure search only",
+    )
     args = ap.parse_args()
     if args.noise is None:
         args.noise = round(0.04 * (128 / args.dim) ** 0.5, 5)
@@ -238,7 +252,8 @@ def main() -> None:
                 print(f"== {backend} {n} faces x {args.dim}-d", flush=True)
                 if backend == "sqlite":
                     d = workdir / f"sqlite-{n}"
-                    shutil.rmtree(d, ignore_errors=True)
+                    if not args.reuse:
+                        shutil.rmtree(d, ignore_errors=True)
                     url = f"sqlite:///{d}/bench.db"
                 else:
                     url = args.pg_url or ""
@@ -249,10 +264,6 @@ def main() -> None:
                             workdir / "pgdata", cleanup_mode="delete"
                         )
                         url = server.get_uri()
-                    s = open_store(url)
-                    with contextlib.suppress(NotFoundError):
-                        s.delete_collection("bench")
-                    s.close()
                 results.append(bench_one(backend, url, n, args, workdir))
                 print_table(results[-1:], args)
     finally:
@@ -269,19 +280,20 @@ def main() -> None:
 def print_table(results: list[Result], args: argparse.Namespace) -> None:
     head = (
         f"{'backend':9} {'faces':>8} {'insert/s':>9} {'insert s':>9} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'cpu p50':>7} {'cpu p99':>7} {'R@1 noisy':>9} {'R@1 rand':>8} {'restart s':>9} {'RSS MB':>7} "
+        f"{'cpu p50':>7} {'cpu p99':>7} {'R@1 noisy':>9} {'R@1 rand':>8} {'restart s':>9} {'cpu s':>5} {'RSS MB':>7} "
         f"{'load':>5}  note"
     )
     print(
         f"dim={args.dim} k={args.k} noise={args.noise} queries={args.queries}+{args.random_queries} random; "
-        f"{os.cpu_count()} cpus; latency in ms (wall and this thread's CPU); load = 1-min load average"
+        f"{os.cpu_count()} cpus; latency in ms (wall and this thread's CPU); restart: open to first search "
+        f"in a fresh process (wall s, and that process's CPU s); load = 1-min load average"
     )
     print(head)
     for r in results:
         print(
             f"{r.backend:9} {r.n:>8} {r.insert_per_s:>9.0f} {r.insert_s:>9.1f} {r.p50_ms:>7.2f} "
             f"{r.p99_ms:>7.2f} {r.cpu_p50_ms:>7.2f} {r.cpu_p99_ms:>7.2f} {r.recall_noisy:>9.4f} "
-            f"{r.recall_random:>8.3f} {r.restart_s:>9.2f} {r.rss_mb:>7.0f} {r.load:>5.1f}  "
+            f"{r.recall_random:>8.3f} {r.restart_s:>9.2f} {r.restart_cpu_s:>5.2f} {r.rss_mb:>7.0f} {r.load:>5.1f}  "
             f"probe cos {r.probe_cos:.3f}; {r.note}"
         )
 
