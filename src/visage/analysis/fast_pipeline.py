@@ -21,9 +21,10 @@ six mesh points through :func:`visage.analysis.pose.pose_from_points` (its sign 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -35,7 +36,7 @@ from visage.analysis.detectors.retinaface import MODEL_NAME as RETINAFACE_MODEL
 from visage.analysis.detectors.retinaface import RetinaFace
 from visage.analysis.embedder_dlib import DlibMeshEmbedder
 from visage.analysis.embedder_zoo import EMBEDDERS, ZooEmbedder
-from visage.analysis.facemesh import FaceMesh, Iris, MeshResult, roi_from_mesh, roi_from_points
+from visage.analysis.facemesh import FaceMesh, Iris, MeshResult, Roi, roi_from_mesh, roi_from_points
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.analysis.pose import pose_from_points
 from visage.analysis.quality import QUALITY_METHODS, FaceInput, Timer, assess_faces
@@ -76,7 +77,7 @@ class FastConfig:
     tile_min_side: int = 1280        # BlazeFace: images whose longer side is at least this get tiled passes
     refine: bool = False             # second mesh pass on the mesh's own square (measured: no accuracy gain)
     iris: bool = False
-    max_faces: int = 100
+    max_faces: int = 120
     threads: int | None = None
 
 
@@ -150,7 +151,8 @@ class FastPipeline:
         return dets
 
     def landmarks(self, image: np.ndarray, dets: list[Detection]) -> list[tuple[Detection, MeshResult]]:
-        rois = [roi_from_points(d.keypoints[0], d.keypoints[1], tuple(d.box)) for d in dets]
+        scale, shift = getattr(self.detector, "mesh_roi", (1.5, 0.0))
+        rois = [seed_roi(d, scale, shift) for d in dets]
         meshes = self.mesh.run(image, rois)
         cfg = self.config
         trust = cfg.trust_detector_score
@@ -264,6 +266,16 @@ def build_detector(config: FastConfig, settings: Settings) -> FaceDetector:
                              BlazeFace(load_zoo_model("facemesh-detection-full", md, th)),
                              tiles=config.tiles, tile_min_side=config.tile_min_side, **overrides)
     raise ValueError(f"unknown detector {config.detector!r}; known: {', '.join(DETECTORS)}")
+
+
+def seed_roi(det: Detection, scale: float, shift: float) -> Roi:
+    """The Face Mesh square of a detection: eye line from its two eye points, side ``scale`` x the box's
+    longer side, centre moved ``shift`` x that side towards the chin (along the face's own down axis)."""
+    roi = roi_from_points(det.keypoints[0], det.keypoints[1], tuple(det.box), scale)
+    if shift:
+        down = shift * roi.side / scale
+        roi = replace(roi, cx=roi.cx - down * math.sin(roi.angle), cy=roi.cy + down * math.cos(roi.angle))
+    return roi
 
 
 def detector_points(det: Detection, mesh: MeshResult) -> np.ndarray:
