@@ -509,21 +509,24 @@ class SQLiteStore:
         conn = self._reader()
         coll = self._coll(conn, collection_id)
         query = self._query(coll, template)
-        keys, cos = self._index(coll).search(query, max_results)
+        keys, cos, final = self._index(coll).candidates(query, max_results)
+        raw = self._raw_rows_by_seq(conn, coll, keys.tolist())
+        if not final:  # PQ candidates: exact cosines from the templates of the rows just read
+            seqs = np.fromiter(raw, dtype=np.int64, count=len(raw))
+            vecs = np.frombuffer(b"".join(raw[k][10] for k in seqs.tolist()), dtype="<f4")
+            keys, cos = top_k(seqs, vecs.reshape(len(seqs), coll.dim) @ query, max_results)
         keep = cos >= min_cosine
-        keys, cos = keys[keep], cos[keep]
-        rows = self._rows_by_seq(conn, coll, keys.tolist())
-        pairs = zip(keys.tolist(), cos.tolist(), strict=True)
-        return [FaceHit(rows[k], float(s)) for k, s in pairs if k in rows]
+        pairs = zip(keys[keep].tolist(), cos[keep].tolist(), strict=True)
+        return [FaceHit(self._face(raw[k], coll), float(s)) for k, s in pairs if k in raw]
 
-    def _rows_by_seq(self, conn: sqlite3.Connection, coll: _Coll, seqs: list[int]) -> dict[int, FaceRecord]:
-        out: dict[int, FaceRecord] = {}
+    def _raw_rows_by_seq(self, conn: sqlite3.Connection, coll: _Coll, seqs: list[int]) -> dict[int, tuple]:
+        out: dict[int, tuple] = {}
         for chunk in _chunks(seqs):
             marks = ",".join("?" * len(chunk))
             for row in conn.execute(
                 f"SELECT {_FACE_COLS} FROM faces WHERE cid = ? AND seq IN ({marks})", (coll.cid, *chunk)
             ):
-                out[row[0]] = self._face(row, coll)
+                out[row[0]] = row
         return out
 
     @staticmethod

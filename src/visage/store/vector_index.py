@@ -13,9 +13,8 @@ cosines returned are exact, the index is 1/64 of the vectors' size (it loads in 
 10^6 faces, which is what keeps restart under a second), and a scan of a few percent of the
 collection takes about a millisecond. The only error left is the IVF one: a true neighbour in
 an unscanned list, or (rarely) pushed out of the candidates by quantisation error.
-Index files written before this (IVF-Flat, full vectors in the lists) still load and are used
-as they are until their next retrain; collections too small or of a dimension PQ cannot split
-get IVF-Flat.
+Below 256 dimensions (dlib's 128-d) and for collections too small to train the codebooks, the
+lists keep full vectors (IVF-Flat, exact scores, no re-rank), as they did before.
 
 Why IVF-Flat and not HNSW: measured on this project's 2-core CI machine with 10^6 x 128-d unit
 vectors and noisy probes (cosine ~0.91 to an enrolled vector), usearch HNSW (M=16,
@@ -56,6 +55,10 @@ RERANK_MIN = 32
 RERANK_FACTOR = 3
 #: PQ needs enough training vectors for its 16 centroids per sub-space (faiss asks for 39 each).
 PQ_MIN_TRAIN = 1000
+#: Below this dimension the lists keep full vectors (IVF-Flat): the index is small anyway (128-d:
+#: 512 MB at 10^6, measured in docs/store.md), and with few sub-spaces the 4-bit codes are too
+#: coarse for a short re-rank list (at 16-d a face was not always among its own 32 candidates).
+PQ_MIN_DIM = 256
 #: k-means iterations (coarse lists and PQ codebooks): 10 is within 1% of faiss's default 25 on
 #: recall here and 2.5x cheaper, which matters for a retrain at 10^6 x 512 on 2 cores.
 KMEANS_ITERATIONS = 10
@@ -145,7 +148,7 @@ class _IVF:
         nlist = nlist_for(n)
         quantizer = faiss.IndexFlatIP(dim)
         m = pq_subspaces(dim)
-        if m is not None and len(sample) >= PQ_MIN_TRAIN:
+        if m is not None and dim >= PQ_MIN_DIM and len(sample) >= PQ_MIN_TRAIN:
             index = faiss.IndexIVFPQFastScan(quantizer, dim, nlist, m, 4, faiss.METRIC_INNER_PRODUCT)
             index.pq.cp.niter = KMEANS_ITERATIONS
         else:
@@ -363,6 +366,19 @@ class CollectionIndex:
             candidates, _ = self._ivf.search(query, min(n, max(RERANK_MIN, RERANK_FACTOR * k)))
         keys, vecs = self.source.vectors(candidates)
         return top_k(keys, vecs @ query, k)
+
+    def candidates(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(keys, scores, final): the top-``k`` with exact cosines when ``final``, else the
+        ``max(RERANK_MIN, RERANK_FACTOR * k)`` PQ candidates (approximate scores) for the caller
+        to re-rank on the stored vectors it reads anyway (the store fetches their rows once)."""
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(self.dim)
+        with self.lock.read():
+            if self._ivf is None or self._ivf.exact:
+                keys, scores = self.search(query, k)
+                return keys, scores, True
+            n = len(self)
+            keys, scores = self._ivf.search(query, min(n, max(RERANK_MIN, RERANK_FACTOR * k)))
+            return keys, scores, False
 
     # ------------------------------------------------------------------ persistence
 
