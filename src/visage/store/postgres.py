@@ -93,6 +93,8 @@ RETRAIN_GROWTH = 4
 #: for PostgreSQL in docs/store.md).
 MIN_PROBES = 32
 PROBE_DIVISOR = 24
+#: Most memory (maintenance_work_mem) an IVF build may ask the server for (pgvector's k-means).
+MAX_BUILD_MEMORY_MB = 4096
 #: Comment on a faces table naming its ANN kind; tables without one predate it and use HNSW.
 _KIND_COMMENT = "visage:ann={}"
 
@@ -490,13 +492,22 @@ class PostgresStore:
                         return
                     lists = ivf_lists(rows)
                     name = f"visage_faces_{coll.cid}_ivf_{lists}_{rows}"
+                    create = sql.SQL(
+                        "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} "
+                        "USING ivfflat (embedding vector_cosine_ops) WITH (lists = {})"
+                    ).format(sql.Identifier(name), coll.table, sql.Literal(lists))
                     conn.execute("SET maintenance_work_mem = '512MB'")
-                    conn.execute(
-                        sql.SQL(
-                            "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} "
-                            "USING ivfflat (embedding vector_cosine_ops) WITH (lists = {})"
-                        ).format(sql.Identifier(name), coll.table, sql.Literal(lists))
-                    )
+                    try:
+                        conn.execute(create)
+                    except pgerrors.ProgramLimitExceeded as exc:
+                        # pgvector checks up front how much memory its k-means needs (about
+                        # 760 MB for 1,720 lists at 512-d): give it that, within a bound
+                        need = re.search(r"memory required is (\d+) MB", str(exc))
+                        if need is None or int(need.group(1)) > MAX_BUILD_MEMORY_MB:
+                            raise
+                        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name)))
+                        conn.execute(f"SET maintenance_work_mem = '{int(need.group(1)) + 64}MB'")
+                        conn.execute(create)
                     for old, _, _ in ann.ivf:
                         if old != name:
                             conn.execute(

@@ -59,8 +59,8 @@ PQ_MIN_TRAIN = 1000
 #: 512 MB at 10^6, measured in docs/store.md), and with few sub-spaces the 4-bit codes are too
 #: coarse for a short re-rank list (at 16-d a face was not always among its own 32 candidates).
 PQ_MIN_DIM = 256
-#: k-means iterations (coarse lists and PQ codebooks): 10 is within 1% of faiss's default 25 on
-#: recall here and 2.5x cheaper, which matters for a retrain at 10^6 x 512 on 2 cores.
+#: k-means iterations for PQ indexes (coarse lists and codebooks): 2.5x cheaper than faiss's
+#: default 25, which matters for a retrain at 10^6 x 512 on 2 cores (recall measured with it).
 KMEANS_ITERATIONS = 10
 
 
@@ -128,9 +128,15 @@ def nlist_for(n: int) -> int:
     return max(1, min(int(2 * math.sqrt(n)), n // 39))
 
 
-def train_sample_size(n: int) -> int:
-    """Training vectors for an IVF over ``n``: 48 per list (a sample, so a retrain stays cheap)."""
-    return min(n, nlist_for(n) * 48)
+def uses_pq(dim: int, n: int) -> bool:
+    """PQ codes from 256-d up, once there are enough vectors to train the codebooks."""
+    return pq_subspaces(dim) is not None and dim >= PQ_MIN_DIM and min(n, nlist_for(n) * 48) >= PQ_MIN_TRAIN
+
+
+def train_sample_size(n: int, dim: int) -> int:
+    """Training vectors for an IVF over ``n``: 48 per list for PQ (a retrain at 10^6 x 512 stays
+    affordable), 64 per list for IVF-Flat (as measured at 128-d before PQ existed)."""
+    return min(n, nlist_for(n) * (48 if uses_pq(dim, n) else 64))
 
 
 class _IVF:
@@ -148,12 +154,12 @@ class _IVF:
         nlist = nlist_for(n)
         quantizer = faiss.IndexFlatIP(dim)
         m = pq_subspaces(dim)
-        if m is not None and dim >= PQ_MIN_DIM and len(sample) >= PQ_MIN_TRAIN:
+        if m is not None and uses_pq(dim, n) and len(sample) >= PQ_MIN_TRAIN:
             index = faiss.IndexIVFPQFastScan(quantizer, dim, nlist, m, 4, faiss.METRIC_INNER_PRODUCT)
             index.pq.cp.niter = KMEANS_ITERATIONS
+            index.cp.niter = KMEANS_ITERATIONS
         else:
             index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        index.cp.niter = KMEANS_ITERATIONS
         index.own_fields = True
         quantizer.this.disown()  # the IVF owns and frees its quantizer
         index.train(np.ascontiguousarray(sample, dtype=np.float32))
@@ -162,7 +168,7 @@ class _IVF:
     @classmethod
     def train_on(cls, vectors: np.ndarray, dim: int) -> _IVF:
         n = len(vectors)
-        size = train_sample_size(n)
+        size = train_sample_size(n, dim)
         rows = np.random.default_rng(0).choice(n, size, replace=False) if size < n else slice(None)
         return cls.train(vectors[rows], dim, n)
 
@@ -339,7 +345,7 @@ class CollectionIndex:
 
         Returns the index and the largest key added."""
         assert self.source is not None
-        fraction = train_sample_size(n) / max(n, 1)
+        fraction = train_sample_size(n, self.dim) / max(n, 1)
         rng = np.random.default_rng(0)
         sample = [vecs[rng.random(len(vecs)) < fraction] for _, vecs in self.source.stream()]
         ivf = _IVF.train(np.concatenate(sample) if sample else np.empty((0, self.dim), np.float32), self.dim, n)
