@@ -198,11 +198,11 @@ def restart_probe(url: str, dim: int) -> None:
     store = open_store(url)
     store.search("bench", Template(MODEL, unit_rows(np.random.default_rng(0), 1, dim)[0]), max_results=10)
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
-    if hasattr(store, "index_info"):
-        info = store.index_info("bench")
+    info = store.index_info("bench") if hasattr(store, "index_info") else {}
+    if "source" in info:  # SQLite: the in-process index and how it was loaded
         note = f"index {info.get('kind', info['mode'])} from {info['source']} in {info['load_seconds']} s"
     else:
-        note = "the index lives in the server"
+        note = f"the index ({info.get('kind', '?')}) lives in the server"
     rss = rss_mb()  # with the index loaded, before close() frees it
     store.close()
     print(json.dumps({"restart_s": elapsed, "restart_cpu_s": cpu, "rss_mb": rss, "note": note}))
