@@ -156,7 +156,7 @@ async function enrol(files) {
   if (files.length > visible.length) report.append(el("li", { class: "note" }, `skipped ${files.length - visible.length} hidden files`));
   const example = visible[0] && enrolNames(visible[0].path);
   if (example) {
-    report.append(el("li", { class: "note curl" }, "each file is sent as ",
+    report.append(el("li", { class: "curl" }, el("span", { class: "label" }, "each file"),
       el("code", {}, curlFor("POST", path(collection, "faces"), { form: { image: visible[0].file,
         external_image_id: example.externalId, quality_filter: qualityFilter } }))));
   }
@@ -209,7 +209,8 @@ async function makeUsers(collection, byUser, report) {
     }
     try {
       const { data } = await call("POST", path(collection, "users", user, "faces"), { json: { face_ids: faceIds } });
-      report.append(el("li", { class: "enrol-user" }, `user ${user}: ${data.succeeded.length} faces associated`
+      const n = data.succeeded.length;
+      report.append(el("li", { class: "enrol-user" }, `user ${user}: ${n} face${n === 1 ? "" : "s"} associated`
         + (data.failed && data.failed.length ? `, ${data.failed.length} refused` : "")));
     } catch (exc) {
       report.append(el("li", { class: "enrol-failure" }, errorBox(exc, `associating faces with ${user}`)));

@@ -169,12 +169,19 @@ export function renderValue(value, depth = 0) {
   return wrap;
 }
 
+/** A horizontal bar filled to ``value / max`` (width set through the CSSOM, which the CSP allows). */
+export function bar(value, max = 1, cls = "") {
+  const fill = el("span", { class: "fill" });
+  fill.style.width = `${Math.max(0, Math.min(1, value / (max || 1))) * 100}%`;
+  return el("span", { class: `bar ${cls}`.trim(), role: "meter", "aria-valuenow": String(value),
+    "aria-valuemin": "0", "aria-valuemax": String(max) }, fill);
+}
+
 function scoreBars(scores) {
   const list = el("span", { class: "scores" });
   const entries = Object.entries(scores).sort((a, b) => b[1] - a[1]);
   for (const [name, v] of entries) {
-    const bar = el("meter", { min: "0", max: "1", value: String(v) });
-    list.append(el("span", { class: "score" }, el("span", { class: "score-name" }, name), bar,
+    list.append(el("span", { class: "score" }, el("span", { class: "score-name" }, name), bar(v, 1),
       el("span", { class: "num" }, fmtNumber(v))));
   }
   return list;
@@ -222,8 +229,8 @@ export function timingsTable(timings, roundTripMs) {
   const max = Math.max(roundTripMs || 0, total, 1);
   const table = el("table", { class: "timings" });
   const row = (name, ms, cls = "") => {
-    const bar = el("meter", { min: "0", max: String(max), value: String(ms), class: cls });
-    table.append(el("tr", {}, el("th", {}, name), el("td", {}, bar), el("td", { class: "num" }, `${fmtNumber(ms)} ms`)));
+    table.append(el("tr", {}, el("th", {}, name), el("td", {}, bar(ms, max, cls)),
+      el("td", { class: "num" }, `${fmtNumber(ms)} ms`)));
   };
   for (const [name, ms] of entries) if (typeof ms === "number") row(name, ms);
   if (entries.length) row("server stages, sum", total, "sum");

@@ -3,7 +3,7 @@
 
 import { call, curlFor } from "./api.js";
 import { drawFace, figure } from "./overlay.js";
-import { clear, dropzone, el, errorBox, fmtNumber, imageUrl, pct, rawPanel } from "./ui.js";
+import { bar, clear, dropzone, el, errorBox, fmtNumber, imageUrl, pct, rawPanel } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const sides = { a: null, b: null };
@@ -89,7 +89,7 @@ async function compare() {
   const v = verified.value.data;
   result.dataset.verdict = v.match ? "match" : "no-match";
   const scale = el("div", { class: "similarity" },
-    el("meter", { min: "0", max: "1", value: String(v.similarity), class: v.match ? "match" : "no-match" }),
+    bar(v.similarity, 1, v.match ? "match" : "no-match"),
     el("span", { class: "threshold-mark", title: `threshold ${v.threshold}`, dataset: { threshold: String(v.threshold) } }));
   result.append(
     el("h2", {}, v.match ? "Same person" : "Different people"),
