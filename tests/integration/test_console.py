@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests_support import free_port, start_server
+from tests_support import flat_png, free_port, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +77,7 @@ def browser(server) -> Iterator[object]:
     options.binary_location = str(CHROMIUM)
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1440,1000"):
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1400,1250"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
@@ -227,7 +227,7 @@ def _verify(browser, a: Path, b: Path) -> object:
     return result
 
 
-def test_verify_same_person_matches_and_other_person_does_not(server, browser, faces_dir) -> None:
+def test_verify_same_person_matches_and_other_person_does_not(server, browser, faces_dir, tmp_path) -> None:
     from selenium.webdriver.common.by import By
 
     people = faces_dir / "people"
@@ -243,6 +243,13 @@ def test_verify_same_person_matches_and_other_person_does_not(server, browser, f
     wait_for(lambda: result.get_attribute("data-verdict") == "no-match", 60, "no match for obama vs biden")
     assert "Different people" in result.text
     shot(browser, "verify_no_match")
+    # A photo without a face: verify answers 422 no_face and the page says so.
+    blank = tmp_path / "blank.png"
+    blank.write_bytes(flat_png(240))
+    browser.find_element(By.ID, "verify-input-b").send_keys(str(blank))
+    error = wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "#verify-errors .error"), 60, "the no-face error")
+    assert error.get_attribute("data-error-code") == "no_face" and "No face" in error.text and "HTTP 422" in error.text
+    assert result.get_attribute("data-verdict") == "error"
     assert csp_violations(browser) == []
 
 

@@ -83,7 +83,7 @@ async function analyzeOne(entry, block) {
     el("div", { class: "result-extra" },
       el("div", {}, el("h4", {}, "Timings"), timingsTable(data.timings_ms, answer.ms),
         el("h4", {}, "Models"), el("p", { class: "models" }, (data.models || []).join(", "))),
-      el("div", {}, el("h4", {}, "Request"), rawPanel("response JSON", data, curl))));
+      el("div", {}, el("h4", {}, "Request"), rawPanel("response JSON", data, curl, true))));
   block.dataset.state = "done";
   block.dataset.faces = String(data.faces.length);
   linkHover(block);

@@ -222,17 +222,22 @@ export function rawPanel(title, data, curl, open = false) {
     el("details", { open: open || null }, el("summary", {}, title, " ", jsonButton), el("pre", { class: "json" }, json)));
 }
 
-/** A bar per stage of ``timings_ms``, plus the browser's round trip. */
+/**
+ * A bar per stage of ``timings_ms``, plus the browser's round trip. A stage named ``a.b`` is a part of
+ * stage ``a`` when that is listed too: it is indented and left out of the sum.
+ */
 export function timingsTable(timings, roundTripMs) {
-  const entries = Object.entries(timings || {});
-  const total = entries.reduce((s, [, v]) => s + (typeof v === "number" ? v : 0), 0);
+  const entries = Object.entries(timings || {}).filter(([, v]) => typeof v === "number");
+  const names = new Set(entries.map(([k]) => k));
+  const isPart = (name) => name.includes(".") && names.has(name.split(".")[0]);
+  const total = entries.reduce((s, [k, v]) => s + (isPart(k) ? 0 : v), 0);
   const max = Math.max(roundTripMs || 0, total, 1);
   const table = el("table", { class: "timings" });
   const row = (name, ms, cls = "") => {
-    table.append(el("tr", {}, el("th", {}, name), el("td", {}, bar(ms, max, cls)),
+    table.append(el("tr", { class: cls }, el("th", {}, name), el("td", {}, bar(ms, max, cls)),
       el("td", { class: "num" }, `${fmtNumber(ms)} ms`)));
   };
-  for (const [name, ms] of entries) if (typeof ms === "number") row(name, ms);
+  for (const [name, ms] of entries) row(isPart(name) ? ` ${name.split(".").slice(1).join(".")}` : name, ms, isPart(name) ? "part" : "");
   if (entries.length) row("server stages, sum", total, "sum");
   if (roundTripMs) row("round trip (browser)", roundTripMs, "sum");
   return table;

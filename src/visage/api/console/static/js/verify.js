@@ -99,7 +99,7 @@ async function compare() {
   positionMark(scale, v.threshold);
   if (point.status === "fulfilled") result.append(meaning(point.value.data));
   else result.append(errorBox(point.reason, "operating point"));
-  raw.append(rawPanel("response JSON", v, curlFor("POST", "/v1/verify", request)));
+  raw.append(rawPanel("response JSON", v, curlFor("POST", "/v1/verify", request), true));
 }
 
 // The threshold marker sits at the threshold's place along the bar (CSSOM, which the CSP allows).
