@@ -92,7 +92,7 @@ class TestWithModels:
         assert r.status_code == 200 and body["threshold"] == 0.6 and body["model"]
         assert client.get("/v1/verify/operating-point", params={"threshold": 2}).status_code == 400
         r = client.get("/v1/verify/operating-point", params={"model": "no-such-model"})
-        assert r.status_code == 503 and r.json()["error"]["code"] == "model_unavailable"
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
     def test_keypoints_option_gives_named_vendor_points(self, client, faces_dir) -> None:
         image = (faces_dir / "two_people.jpg").read_bytes()

@@ -19,7 +19,7 @@ from visage.api.dialects.threedivi.roc import get_roc
 from visage.api.native.routes import _ERRORS
 from visage.api.state import AppState, _presented_key, get_state, require_key
 from visage.calibration import DEFAULT_THRESHOLD, get_calibration
-from visage.errors import ModelUnavailableError, UnauthorizedError
+from visage.errors import ModelUnavailableError, NotFoundError, UnauthorizedError
 
 router = APIRouter(prefix="/v1", tags=["native"], responses=_ERRORS)
 
@@ -68,5 +68,8 @@ async def verify_operating_point(threshold: float = Query(DEFAULT_THRESHOLD, ge=
                                  model: str | None = Query(None, max_length=128),
                                  state: AppState = Depends(get_state)) -> dict[str, Any]:
     if model is None:
-        model = state.engine.embedder_model
-    return operating_point(model, threshold)
+        return operating_point(state.engine.embedder_model, threshold)
+    try:
+        return operating_point(model, threshold)
+    except ModelUnavailableError:
+        raise NotFoundError(f"no calibration for embedder {model!r}") from None
