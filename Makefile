@@ -33,7 +33,7 @@ browser:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "browser: installing Debian's chromium and chromium-driver"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-	    chromium chromium-driver || echo "WARNING: apt-get could not install chromium; the console's browser tests will skip"; \
+	    chromium chromium-driver fonts-dejavu-core || echo "WARNING: apt-get could not install chromium; the console's browser tests will skip"; \
 	else \
 	  echo "WARNING: $(CHROMIUM_BINS) missing and apt-get is unavailable or not root:" \
 	    "install chromium and chromium-driver, or the console's browser tests will skip"; \
