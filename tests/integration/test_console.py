@@ -164,6 +164,7 @@ def test_keys_prompt_and_read_only_key_hides_admin_actions(server, browser) -> N
     assert browser.execute_script("return sessionStorage.getItem('visage.apiKey')") == READ_KEY
     assert not browser.find_element(By.ID, "collection-create-form").is_displayed()
     assert browser.find_element(By.ID, "collections-table").is_displayed()
+    shot(browser, "collections_read_only")
     # An admin key shows the admin actions again.
     browser.find_element(By.ID, "key-forget").click()
     wait_for(lambda: browser.find_element(By.ID, "key-dialog").is_displayed(), 20, "the key dialog again")

@@ -89,7 +89,7 @@ async function compare() {
   const v = verified.value.data;
   result.dataset.verdict = v.match ? "match" : "no-match";
   const scale = el("div", { class: "similarity" },
-    bar(v.similarity, 1, v.match ? "match" : "no-match"),
+    bar(v.similarity, 1, v.match ? "is-match" : "is-no-match"),
     el("span", { class: "threshold-mark", title: `threshold ${v.threshold}`, dataset: { threshold: String(v.threshold) } }));
   result.append(
     el("h2", {}, v.match ? "Same person" : "Different people"),
