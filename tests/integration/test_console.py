@@ -199,6 +199,24 @@ def test_analyze_two_people_draws_two_boxes_with_cards(server, browser, faces_di
     assert csp_violations(browser) == []
 
 
+def test_pasting_a_photo_analyzes_it(server, browser, faces_dir) -> None:
+    import base64
+
+    from selenium.webdriver.common.by import By
+
+    open_console(browser, server)
+    photo = base64.b64encode((faces_dir / "obama_small.jpg").read_bytes()).decode()
+    browser.execute_script("""
+        const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+        const data = new DataTransfer();
+        data.items.add(new File([bytes], "image.png", { type: "image/jpeg" }));
+        document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true }));
+    """, photo)
+    pasted = ".result[data-file='pasted-1.png'][data-state='done']"
+    result = wait_for(lambda: browser.find_element(By.CSS_SELECTOR, pasted), 120, "the pasted photo's analysis")
+    assert len(result.find_elements(By.CSS_SELECTOR, "rect[data-face-index]")) == 1
+
+
 def test_bad_and_oversized_files_show_clear_errors(server, browser, tmp_path) -> None:
     from selenium.webdriver.common.by import By
 
