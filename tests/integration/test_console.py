@@ -274,6 +274,7 @@ def test_verify_same_person_matches_and_other_person_does_not(server, browser, f
 
 def test_enrol_people_folder_then_search_a_scene(server, browser, faces_dir) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     open_console(browser, server, tab="collections")
     browser.find_element(By.ID, "collection-new-id").send_keys("console-people")
@@ -303,6 +304,24 @@ def test_enrol_people_folder_then_search_a_scene(server, browser, faces_dir) -> 
     assert [b[0].text.split(":")[0] for b in best[:2] if b] in (["obama", "biden"], ["biden", "obama"])
     assert len(results.find_elements(By.CSS_SELECTOR, "[data-match]")) >= 2
     shot(browser, "collections_search")
+
+    # Users by hand: delete one (two clicks), make another and give it that person's faces by ExternalImageId.
+    def user_row(name: str):
+        return browser.find_elements(By.CSS_SELECTOR, f"#users-table tr[data-user='{name}']")
+
+    user_row("alex_lacamoire")[0].find_element(By.CSS_SELECTOR, "button.danger").click()
+    user_row("alex_lacamoire")[0].find_element(By.CSS_SELECTOR, "button.danger").click()
+    wait_for(lambda: not user_row("alex_lacamoire"), 30, "the deleted user to go")
+    browser.find_element(By.ID, "user-new-id").send_keys("alex")
+    browser.find_element(By.CSS_SELECTOR, "#user-create-form button").click()
+    wait_for(lambda: user_row("alex"), 30, "the new user")
+    browser.find_element(By.ID, "associate-prefix").send_keys("alex_lacamoire:")
+    Select(browser.find_element(By.ID, "associate-user")).select_by_value("alex")
+    browser.find_element(By.CSS_SELECTOR, "#user-associate-form button").click()
+    status = browser.find_element(By.ID, "associate-status")
+    wait_for(lambda: "associated with alex" in status.text, 30, "the association")
+    assert status.text.startswith("1 face associated")
+    wait_for(lambda: user_row("alex")[0].find_elements(By.CSS_SELECTOR, "td")[1].text == "1", 30, "alex's face count")
     assert csp_violations(browser) == []
 
 

@@ -210,8 +210,10 @@ async function makeUsers(collection, byUser, report) {
     try {
       const { data } = await call("POST", path(collection, "users", user, "faces"), { json: { face_ids: faceIds } });
       const n = data.succeeded.length;
+      const refused = Object.entries(data.failed || {});
+      const reasons = [...new Set(refused.map(([, why]) => why))].join(", ");
       report.append(el("li", { class: "enrol-user" }, `user ${user}: ${n} face${n === 1 ? "" : "s"} associated`
-        + (data.failed && data.failed.length ? `, ${data.failed.length} refused` : "")));
+        + (refused.length ? `, ${refused.length} refused (${reasons})` : "")));
     } catch (exc) {
       report.append(el("li", { class: "enrol-failure" }, errorBox(exc, `associating faces with ${user}`)));
     }
@@ -277,6 +279,8 @@ async function loadUsers() {
     return;
   }
   if (!users.length) body.append(el("tr", {}, el("td", { colspan: "4", class: "note" }, "no users")));
+  const select = clear($("associate-user"));
+  for (const u of users) select.append(el("option", { value: u.user_id }, u.user_id));
   for (const u of users) {
     const del = twoStepButton("delete", "really?", async () => {
       try {
@@ -303,6 +307,33 @@ async function createUser(ev) {
     await Promise.all([loadUsers(), describe()]);
   } catch (exc) {
     $("users-table").querySelector("tbody").prepend(el("tr", {}, el("td", { colspan: "4" }, errorBox(exc, `creating ${id}`))));
+  }
+}
+
+/** Associate every stored face whose ExternalImageId starts with a prefix with the chosen user (100 at a time). */
+async function associateByPrefix(ev) {
+  ev.preventDefault();
+  const prefix = $("associate-prefix").value;
+  const user = $("associate-user").value;
+  const status = clear($("associate-status"));
+  if (!current || !user) return;
+  const collection = current;
+  try {
+    const faces = (await listAll(path(collection, "faces"), "faces"))
+      .filter((f) => (f.external_image_id || "").startsWith(prefix) && f.user_id !== user);
+    let done = 0;
+    let refused = 0;
+    for (let i = 0; i < faces.length; i += 100) {
+      const ids = faces.slice(i, i + 100).map((f) => f.face_id);
+      const { data } = await call("POST", path(collection, "users", user, "faces"), { json: { face_ids: ids } });
+      done += data.succeeded.length;
+      refused += Object.keys(data.failed || {}).length;
+    }
+    status.textContent = `${done} face${done === 1 ? "" : "s"} associated with ${user}`
+      + (refused ? `, ${refused} refused` : "") + (faces.length ? "" : " (no face matched the prefix)");
+    await Promise.all([loadUsers(), loadFaces(true)]);
+  } catch (exc) {
+    status.append(errorBox(exc, `associating faces with ${user}`));
   }
 }
 
@@ -360,6 +391,7 @@ export function initCollections() {
   $("collections-refresh").addEventListener("click", loadCollections);
   $("collection-create-form").addEventListener("submit", createCollection);
   $("user-create-form").addEventListener("submit", createUser);
+  $("user-associate-form").addEventListener("submit", associateByPrefix);
   $("faces-refresh").addEventListener("click", () => loadFaces(true));
   $("faces-more").addEventListener("click", () => loadFaces(false));
   dropzone($("enrol-drop"), [$("enrol-folder-input"), $("enrol-files-input")], enrol);
