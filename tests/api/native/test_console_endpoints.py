@@ -70,6 +70,7 @@ def test_operating_point_counts_the_measured_pairs() -> None:
     assert rates["false_accepts"] == sum(d <= limit + 1e-12 for d in roc["impostor_distances"])
     assert rates["false_rejects"] == sum(d > limit + 1e-12 for d in roc["genuine_distances"])
     assert rates["false_accept_rate"] == rates["false_accepts"] / rates["impostor_pairs"]
+    assert point["calibration"]["cosine_threshold"] == cal.cosine_threshold
     # A threshold near 0 accepts every impostor; one near 1 rejects every genuine pair.
     assert operating_point(model, 1e-9)["rates"]["false_accept_rate"] == 1.0
     assert operating_point(model, 1 - 1e-9)["rates"]["false_reject_rate"] == 1.0

@@ -10,6 +10,8 @@ and false-reject rates a similarity threshold gave on the labelled pairs of the 
 
 from __future__ import annotations
 
+import json
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -37,12 +39,20 @@ async def session(request: Request, state: AppState = Depends(get_state)) -> dic
     return {"keys_required": True, "role": role}
 
 
+def _calibration_row(model: str) -> dict[str, Any]:
+    """The model's row of ``data/calibration.json`` as measured (every field, whatever bench/ wrote)."""
+    text = resources.files("visage.data").joinpath("calibration.json").read_text()
+    row = json.loads(text)["models"].get(model, {})
+    return row if isinstance(row, dict) else {}
+
+
 def operating_point(model: str, threshold: float) -> dict[str, Any]:
     """Error rates at similarity ``threshold`` on the measured pairs of ``model`` (counts, not interpolation)."""
     calibration = get_calibration(model)
     cosine = calibration.cosine_at(threshold)
     out: dict[str, Any] = {"model": model, "threshold": threshold, "cosine_threshold": round(cosine, 6),
-                           "calibration_measured_on": calibration.measured_on}
+                           "calibration_measured_on": calibration.measured_on,
+                           "calibration": _calibration_row(model)}
     try:
         roc = get_roc(model)
     except ModelUnavailableError:

@@ -3,7 +3,7 @@
 
 import { call, curlFor } from "./api.js";
 import { drawFace, figure } from "./overlay.js";
-import { bar, clear, dropzone, el, errorBox, fmtNumber, imageUrl, pct, rawPanel } from "./ui.js";
+import { bar, clear, dropzone, el, errorBox, fmtNumber, imageUrl, keyValues, pct, rawPanel } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const sides = { a: null, b: null };
@@ -53,6 +53,9 @@ function meaning(point) {
     }
   }
   box.append(el("p", { class: "note" }, `Calibration: ${point.calibration_measured_on}.`));
+  if (point.calibration && Object.keys(point.calibration).length) {
+    box.append(el("details", { class: "nested" }, el("summary", {}, "calibration table row"), keyValues(point.calibration, 1)));
+  }
   return box;
 }
 
