@@ -230,8 +230,11 @@ function matchCard(match, rank) {
     el("small", {}, f.user_id ? `user ${f.user_id} · ` : "", `face ${f.face_id.slice(0, 8)}…`));
 }
 
+let latestSearch = 0;
+
 async function search(files) {
   if (!current) return;
+  const mine = ++latestSearch;
   const entry = files[0];
   const out = clear($("search-results"));
   const request = { form: { image: entry.file, all_faces: "true", max_faces: $("search-max").value || 3,
@@ -242,9 +245,11 @@ async function search(files) {
   try {
     answer = await call("POST", path(current, "search"), request);
   } catch (exc) {
+    if (mine !== latestSearch) return;
     clear(out).append(errorBox(exc, `searching with ${entry.path}`), el("div", { class: "curl" }, el("code", {}, curl)));
     return;
   }
+  if (mine !== latestSearch) return;
   const data = answer.data;
   clear(out);
   const { root, overlay, unit } = figure(imageUrl(entry.file), data.width, data.height, entry.path);

@@ -7,6 +7,8 @@ import { bar, clear, dropzone, el, errorBox, fmtNumber, imageUrl, keyValues, pct
 
 const $ = (id) => document.getElementById(id);
 const sides = { a: null, b: null };
+// Each comparison gets a number; one that a newer comparison overtook drops its answers (no stale verdict).
+let latest = 0;
 
 function showPhoto(side, entry, detected) {
   const box = clear($(`verify-figure-${side}`));
@@ -60,11 +62,11 @@ function meaning(point) {
 }
 
 async function compare() {
+  if (!sides.a || !sides.b) return;
+  const mine = ++latest;
   const errors = clear($("verify-errors"));
   const result = $("verify-result");
   const raw = clear($("verify-raw"));
-  if (!sides.a || !sides.b) return;
-  $("verify-run").disabled = true;
   result.hidden = false;
   result.dataset.verdict = "pending";
   clear(result).append(el("p", { class: "note" }, "comparing…"));
@@ -77,7 +79,7 @@ async function compare() {
     call("POST", "/v1/detect", detectRequest("b")),
     call("GET", "/v1/verify/operating-point", { query: { threshold } }),
   ]);
-  $("verify-run").disabled = false;
+  if (mine !== latest) return;
   for (const [side, det] of [["a", detA], ["b", detB]]) {
     if (det.status === "fulfilled") showPhoto(side, sides[side], det.value.data);
   }
