@@ -1,6 +1,8 @@
 // Talking to the native API: the key from session storage, errors as ApiError, and the equivalent curl.
 
 const KEY_STORAGE = "visage.apiKey";
+// The API lives where the console does, less "/console/": this also works behind a gateway's path prefix.
+export const BASE = window.location.pathname.replace(/\/console(\/.*)?$/, "");
 
 export function getKey() {
   return sessionStorage.getItem(KEY_STORAGE);
@@ -42,7 +44,7 @@ function headers(extra = {}) {
  * Returns {data, ms, status, requestId}; throws ApiError for every non-2xx answer and for network failures.
  */
 export async function call(method, path, { form = null, json = null, query = null, silent = false } = {}) {
-  let url = path;
+  let url = BASE + path;
   if (query) {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== null && v !== undefined && v !== "") params.set(k, v);
@@ -111,7 +113,7 @@ function shellQuote(text) {
 
 /** The curl command that makes the same request (the key as $VISAGE_API_KEY, never the key itself). */
 export function curlFor(method, path, { form = null, json = null, query = null } = {}) {
-  const base = `${window.location.protocol}//${window.location.host}`;
+  const base = `${window.location.protocol}//${window.location.host}${BASE}`;
   let url = base + path;
   if (query) {
     const params = new URLSearchParams();

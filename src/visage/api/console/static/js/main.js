@@ -1,6 +1,6 @@
 // The console's entry point: tabs, the API key, server status, paste, and errors that never leave a blank page.
 
-import { ApiError, call, getKey, onUnauthorized, setKey } from "./api.js";
+import { ApiError, BASE, call, getKey, onUnauthorized, setKey } from "./api.js";
 import { initAnalyze } from "./analyze.js";
 import { initCollections, loadCollections } from "./collections.js";
 import { clear, errorBox } from "./ui.js";
@@ -111,7 +111,7 @@ async function serverInfo() {
   for (;;) {
     let ready = null;
     try {
-      const response = await fetch("/readyz");
+      const response = await fetch(`${BASE}/readyz`);
       ready = await response.json();
     } catch (exc) {
       info.textContent = "server unreachable";
