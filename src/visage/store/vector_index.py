@@ -378,11 +378,17 @@ class CollectionIndex:
         ``max(RERANK_MIN, RERANK_FACTOR * k)`` PQ candidates (approximate scores) for the caller
         to re-rank on the stored vectors it reads anyway (the store fetches their rows once)."""
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(self.dim)
-        with self.lock.read():
-            if self._ivf is None or self._ivf.exact:
-                keys, scores = self.search(query, k)
-                return keys, scores, True
+        with self.lock.read():  # not re-entrant (a waiting writer blocks new readers): no nesting
             n = len(self)
+            k = min(k, n)
+            if k <= 0:
+                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32), True
+            if self._ivf is None:
+                keys, scores = top_k(self._keys[:n], self._mat[:n] @ query, k)
+                return keys, scores, True
+            if self._ivf.exact:
+                keys, scores = self._ivf.search(query, k)
+                return keys, scores, True
             keys, scores = self._ivf.search(query, min(n, max(RERANK_MIN, RERANK_FACTOR * k)))
             return keys, scores, False
 
