@@ -37,6 +37,7 @@ from visage.api.dialects.qiniu.schemas import (
     DetectResponse,
 )
 from visage.api.dialects.qiniu.tokens import FaceTokenCache, face_token, image_digest
+from visage.api.body import media_type
 from visage.api.state import AppState, get_state
 from visage.api.url_fetch import FetchPolicy, fetch_url
 from visage.engine import Engine
@@ -213,6 +214,10 @@ async def facedetect(request: Request, state: AppState = Depends(get_state)) -> 
     q: QiniuState = request.app.state.qiniu
     body = await request.body()
     auth.verify(request, body, q.keys)
+    # The signature covers the body only under a Content-Type other than application/octet-stream (or none):
+    # parsing JSON from such a body would let one captured token carry any request. JSON must say so.
+    if media_type(request) != "application/json":
+        raise NotJsonError("send the JSON body with 'Content-Type: application/json'")
     try:
         data = json.loads(body) if body else None
     except (ValueError, RecursionError):
