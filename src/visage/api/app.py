@@ -130,11 +130,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness: models are loaded")
+    @app.get("/readyz", tags=["ops"], summary="Readiness: models are loaded and the store answers a read")
     async def readyz() -> Response:
         if state.engine_ is None or state.load_error is not None:
             return JSONResponse({"status": "loading" if state.load_error is None else "failed",
                                  "error": state.load_error}, status_code=503)
+        problem = await asyncio.to_thread(state.store_problem)
+        if problem is not None:
+            state.metrics.ready.set(0)
+            return JSONResponse({"status": "store_unavailable", "error": problem}, status_code=503)
+        state.metrics.ready.set(1)
         return JSONResponse({"status": "ready", "pipeline": state.engine_.pipeline.name,
                              "models": state.engine_.pipeline.models()})
 
@@ -155,6 +160,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 def _load_quietly(state: AppState) -> None:
     try:
         state.load_engine()
-        state.store  # noqa: B018 - open (and check) the store before declaring ready
     except Exception:
         log.exception("model loading failed")
+        return
+    try:
+        state.store  # noqa: B018 - open (and check) the store before declaring ready
+    except VisageError as exc:  # e.g. store_locked: another process holds the SQLite file; /readyz says so
+        log.error("the template store is not usable: %s (/readyz answers 503 until it is)", exc.message)

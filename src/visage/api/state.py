@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -16,11 +17,12 @@ from visage.api.metrics import Metrics
 from visage.collections import CollectionService
 from visage.config import Settings
 from visage.engine import Engine
-from visage.errors import ForbiddenError, ModelUnavailableError, UnauthorizedError
+from visage.errors import ForbiddenError, ModelUnavailableError, StoreUnavailableError, UnauthorizedError, VisageError
 from visage.store import TemplateStore, open_store
 from visage.types import ImageAnalysis
 
 T = TypeVar("T")
+log = logging.getLogger("visage.api")
 
 
 @dataclass
@@ -31,6 +33,7 @@ class AppState:
     engine_: Engine | None = None
     api_keys: KeyRing = field(default_factory=KeyRing)
     load_error: str | None = None
+    store_error: str | None = None
     store_: TemplateStore | None = None
     _collections: CollectionService | None = None
     _store_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -43,11 +46,35 @@ class AppState:
 
     @property
     def store(self) -> TemplateStore:
-        """The template store the settings name, opened on first use (replicas share PostgreSQL)."""
+        """The template store the settings name, opened on first use (replicas share PostgreSQL).
+
+        A store that cannot be opened (an SQLite file another process holds, a database that is
+        down) is retried on the next use, so a server becomes ready once the store frees up.
+        """
         with self._store_lock:
             if self.store_ is None:
-                self.store_ = open_store(self.settings.resolved_store_url())
+                try:
+                    self.store_ = open_store(self.settings.resolved_store_url())
+                except VisageError as exc:
+                    self.store_error = exc.message
+                    raise
+                except Exception as exc:
+                    self.store_error = "the template store could not be opened; see the server log"
+                    log.exception("opening the template store failed")
+                    raise StoreUnavailableError(self.store_error) from exc
+                self.store_error = None
             return self.store_
+
+    def store_problem(self) -> str | None:
+        """Why the store is not usable now (None when a cheap read succeeds): readiness needs it."""
+        try:
+            self.store.list_collections(1)
+        except VisageError as exc:
+            return exc.message
+        except Exception:
+            log.exception("the template store failed a readiness read")
+            return "the template store failed a read; see the server log"
+        return None
 
     @property
     def collections(self) -> CollectionService:

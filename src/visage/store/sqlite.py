@@ -167,7 +167,9 @@ class SQLiteStore:
             fcntl.flock(self._lock_fp, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             self._lock_fp.close()
-            raise StoreLockedError(f"{self.path} is open in another process") from exc
+            raise StoreLockedError(
+                "the SQLite store is open in another process (one process owns it: stop that one, or use"
+                " PostgreSQL to share a store)", path=str(self.path)) from exc
         self._wlock = threading.RLock()
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
