@@ -208,8 +208,10 @@ def cmd_collections(args: argparse.Namespace) -> int:
                 count = store.export_collection(args.collection, fp)
             print(f"exported {count} faces", file=sys.stderr)
         elif args.action == "import":
-            with open(args.file) as fp:
-                info = store.import_collection(fp, args.collection)
+            from visage.collections import import_collection
+
+            with open(args.file, encoding="utf-8") as fp:
+                info = import_collection(store, fp, args.collection)
             print(json.dumps(collection_json(info)))
     finally:
         store.close()

@@ -241,9 +241,11 @@ async def import_collection(request: Request, collection_id: str | None = None,
                             state: AppState = Depends(get_state)) -> dict[str, Any]:
     import io
 
+    from visage.collections import import_collection as checked_import
+
     try:
         text = (await request.body()).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidParameterError("import body must be UTF-8 JSON lines") from exc
-    info = await state.infer(state.store.import_collection, io.StringIO(text), collection_id)
+    info = await state.infer(checked_import, state.store, io.StringIO(text), collection_id)
     return collection_json(info)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from PIL import Image
 
 from visage.analysis.pipeline import AnalyzeOptions
+from visage.api.body import media_type
 from visage.api.dialects.qiniu import auth
 from visage.api.dialects.qiniu.errors import (
     DIALECT,
@@ -37,7 +38,6 @@ from visage.api.dialects.qiniu.schemas import (
     DetectResponse,
 )
 from visage.api.dialects.qiniu.tokens import FaceTokenCache, face_token, image_digest
-from visage.api.body import media_type
 from visage.api.state import AppState, get_state
 from visage.api.url_fetch import FetchPolicy, fetch_url
 from visage.engine import Engine
