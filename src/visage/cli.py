@@ -38,8 +38,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     host, port = args.host or settings.host, args.port if args.port is not None else settings.port
     log_config = logs.configure(args.log_level)
+    from visage.api.timeouts import guarded_h11
+
     uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, access_log=False,
-                log_config=log_config)
+                log_config=log_config, http=guarded_h11(settings.header_timeout_s))
     return 0
 
 

@@ -26,6 +26,7 @@ HTTP_STATUS: dict[str, int] = {
     "store_unavailable": 503,
     "store_locked": 503,
     "request_too_large": 413,
+    "request_timeout": 408,
     "internal_error": 500,
 }
 

@@ -90,8 +90,9 @@ class AppState:
         start = time.perf_counter()
         try:
             self.engine_ = Engine(self.settings)
-        except Exception as exc:
-            self.load_error = f"model loading failed: {exc}"
+        except Exception:
+            # Clients see a fixed text (the cause may name paths or packages); the log has the traceback.
+            self.load_error = "model loading failed; see the server log (then `visage models pull`)"
             raise
         self.metrics.model_load.set(time.perf_counter() - start)
         self.metrics.ready.set(1)
