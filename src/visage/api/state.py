@@ -7,10 +7,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from starlette.requests import Request
 
+from visage import remote
 from visage.api.inference import InferencePool
 from visage.api.keys import KeyRing
 from visage.api.metrics import Metrics
@@ -34,6 +36,8 @@ class AppState:
     api_keys: KeyRing = field(default_factory=KeyRing)
     load_error: str | None = None
     store_error: str | None = None
+    #: The URL local clients reach this server at (set by ``visage serve``; None for embedded apps).
+    advertise_url: str | None = None
     store_: TemplateStore | None = None
     _collections: CollectionService | None = None
     _store_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -63,7 +67,17 @@ class AppState:
                     log.exception("opening the template store failed")
                     raise StoreUnavailableError(self.store_error) from exc
                 self.store_error = None
+                self._advertise()
             return self.store_
+
+    def _advertise(self) -> None:
+        """Tell local CLIs which server holds the SQLite file (``<db>.server``), so they use its API."""
+        path = getattr(self.store_, "path", None)
+        if self.advertise_url and isinstance(path, Path):
+            try:
+                remote.advertise(path, self.advertise_url)
+            except OSError:
+                log.warning("could not write %s; CLIs need --server", remote.server_file(path).name)
 
     def store_problem(self) -> str | None:
         """Why the store is not usable now (None when a cheap read succeeds): readiness needs it."""
@@ -84,6 +98,9 @@ class AppState:
 
     def close(self) -> None:
         if self.store_ is not None:
+            path = getattr(self.store_, "path", None)
+            if self.advertise_url and isinstance(path, Path):
+                remote.withdraw(path)
             self.store_.close()
 
     def load_engine(self) -> None:
