@@ -59,8 +59,15 @@ def withdraw(store_path: Path) -> None:
 def advertised_url(store_path: Path) -> str | None:
     """The URL of the server holding ``store_path``, when it advertised one and answers /healthz."""
     try:
-        url = json.loads(server_file(store_path).read_text())["url"]
+        advert = json.loads(server_file(store_path).read_text())
+        url, pid = str(advert["url"]), int(advert["pid"])
     except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)  # a file left by a server that died (kill -9) names no live process
+    except PermissionError:
+        pass  # alive, another user's
+    except OSError:
         return None
     try:
         with urllib.request.urlopen(f"{url}/healthz", timeout=3) as resp:

@@ -201,4 +201,6 @@ def _load_quietly(state: AppState) -> None:
     try:
         state.store  # noqa: B018 - open (and check) the store before declaring ready
     except VisageError as exc:  # e.g. store_locked: another process holds the SQLite file; /readyz says so
-        log.error("the template store is not usable: %s (/readyz answers 503 until it is)", exc.message)
+        state.metrics.ready.set(0)
+        where = f" [{exc.details['path']}]" if exc.details.get("path") else ""  # the log may name the file
+        log.error("the template store is not usable: %s%s (/readyz answers 503 until it is)", exc.message, where)
