@@ -35,7 +35,6 @@ class AppState:
     engine_: Engine | None = None
     api_keys: KeyRing = field(default_factory=KeyRing)
     load_error: str | None = None
-    store_error: str | None = None
     #: The URL local clients reach this server at (set by ``visage serve``; None for embedded apps).
     advertise_url: str | None = None
     store_: TemplateStore | None = None
@@ -59,14 +58,11 @@ class AppState:
             if self.store_ is None:
                 try:
                     self.store_ = open_store(self.settings.resolved_store_url())
-                except VisageError as exc:
-                    self.store_error = exc.message
+                except VisageError:
                     raise
-                except Exception as exc:
-                    self.store_error = "the template store could not be opened; see the server log"
+                except Exception as exc:  # a driver's text may hold a DSN or a path: logged, not sent
                     log.exception("opening the template store failed")
-                    raise StoreUnavailableError(self.store_error) from exc
-                self.store_error = None
+                    raise StoreUnavailableError("the template store could not be opened; see the server log") from exc
                 self._advertise()
             return self.store_
 
