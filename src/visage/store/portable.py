@@ -49,6 +49,8 @@ def _face_line(face: FaceRecord) -> dict[str, object]:
         "quality": face.quality,
         "user_id": face.user_id,
         "created_at": face.created_at.isoformat(),
+        "image_width": face.image_width,
+        "image_height": face.image_height,
         "template": face.template.to_base64(),
     }
 
@@ -177,6 +179,15 @@ def _header(number: int, raw: str, collection_id: str | None) -> tuple[str, str,
     return cid, model, dim
 
 
+def _size(number: int, line: dict[str, Any], key: str) -> int | None:
+    value = line.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1_000_000:
+        raise _fail(number, f"{key!r} must be an integer in 1..1000000 or null")
+    return value
+
+
 def _face(number: int, line: dict[str, Any], model: str, dim: int) -> NewFace:
     box = line.get("box")
     if not isinstance(box, dict) or set(box) != {"left", "top", "width", "height"}:
@@ -206,6 +217,9 @@ def _face(number: int, line: dict[str, Any], model: str, dim: int) -> NewFace:
     norm = float(np.linalg.norm(vector))
     if not math.isfinite(norm) or norm == 0.0:
         raise _fail(number, "template must be finite and non-zero")
+    width, height = _size(number, line, "image_width"), _size(number, line, "image_height")
+    if (width is None) != (height is None):
+        raise _fail(number, "'image_width' and 'image_height' are given together or not at all")
     return NewFace(
         face_id=_ident(number, line, "face_id"),
         image_id=_text(number, line, "image_id") or "",
@@ -215,6 +229,8 @@ def _face(number: int, line: dict[str, Any], model: str, dim: int) -> NewFace:
         quality=quality,
         template=Template(model=model, vector=vector),
         created_at=_when(number, line),
+        image_width=width,
+        image_height=height,
     )
 
 
