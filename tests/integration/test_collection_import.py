@@ -115,6 +115,8 @@ def _malformed(lines: list[str]) -> list[tuple[str, bytes, int | None]]:
         ("confidence NaN", _body(_edit_face(lines, f'"confidence": {face["confidence"]}', '"confidence": NaN')), 2),
         ("quality not numbers", _body(_set(lines, FIRST_FACE, quality={"sharpness": "ok"})), 2),
         ("bad created_at", _body(_set(lines, FIRST_FACE, created_at="yesterday")), 2),
+        ("image_width as text", _body(_set(lines, FIRST_FACE, image_width="640", image_height=480)), 2),
+        ("image_width alone", _body(_set(lines, FIRST_FACE, image_width=640, image_height=None)), 2),
         ("face_id missing", _body(_set(lines, FIRST_FACE, face_id=_DROP)), 2),
         ("face_id a number", _body(_set(lines, FIRST_FACE, face_id=5)), 2),
         ("duplicate face id", _body(_set(lines, 2, face_id=face["face_id"])), 3),
