@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from visage import __version__
+from visage.api import console
 from visage.api.body import BodyLimitMiddleware
 from visage.api.dialects import qiniu, quality_stateless, rekognition, threedivi
 from visage.api.errors import status_for
@@ -30,6 +31,7 @@ from visage.api.inference import InferencePool
 from visage.api.keys import KeyRing
 from visage.api.metrics import Metrics
 from visage.api.native.collections import router as collections_router
+from visage.api.native.info import router as info_router
 from visage.api.native.routes import router as native_router
 from visage.api.state import AppState, require_key
 from visage.api.timeouts import BodyTimeoutMiddleware
@@ -164,10 +166,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     _mount_docs(app, settings)
     app.include_router(native_router)
     app.include_router(collections_router)
+    app.include_router(info_router)
     threedivi.mount(app, settings)
     quality_stateless.mount(app)
     qiniu.mount(app)
     rekognition.mount(app, settings)
+    console.mount(app)
     if state.api_keys.enabled and not app.state.qiniu.keys.required:
         log.warning("VISAGE_API_KEYS protects the native, 3DiVi and SenseID routes, but Qiniu's /v2/facedetect"
                     " has its own keys and is OPEN: set VISAGE_QINIU_KEYS (or VISAGE_QINIU_KEYS_FILE) to close it")
