@@ -100,6 +100,11 @@ class Settings(BaseSettings):
     )
     url_fetch_max_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest image fetched from a URL.")
     url_fetch_timeout_s: float = Field(5.0, gt=0, description="Total time allowed for fetching one image URL.")
+    url_fetch_workers: int = Field(
+        8, gt=0, description="Threads fetching image URLs and S3 objects (apart from inference, so slow hosts"
+        " never hold up other requests).",
+    )
+    url_fetch_max_queue: int = Field(32, ge=0, description="Image fetches that may wait for a fetch thread before 429.")
     # Rekognition dialect (POST / with X-Amz-Target): AWS Signature V4 against these keys.
     aws_keys: SecretStr | None = Field(
         None, description="Rekognition dialect access keys for SigV4: 'AKID:SECRET', comma-separated."

@@ -16,7 +16,7 @@ from visage.api.metrics import Metrics
 from visage.collections import CollectionService
 from visage.config import Settings
 from visage.engine import Engine
-from visage.errors import ForbiddenError, ModelUnavailableError, UnauthorizedError
+from visage.errors import ForbiddenError, ModelUnavailableError, TimeoutError_, UnauthorizedError
 from visage.store import TemplateStore, open_store
 from visage.types import ImageAnalysis
 
@@ -29,6 +29,8 @@ class AppState:
     pool: InferencePool
     metrics: Metrics
     engine_: Engine | None = None
+    #: Image-URL and S3 fetches: admitted and bounded like inference, on threads of their own.
+    fetch_pool: InferencePool | None = None
     api_keys: KeyRing = field(default_factory=KeyRing)
     load_error: str | None = None
     store_: TemplateStore | None = None
@@ -56,6 +58,8 @@ class AppState:
         return self._collections
 
     def close(self) -> None:
+        if self.fetch_pool is not None:
+            self.fetch_pool.shutdown()
         if self.store_ is not None:
             self.store_.close()
 
@@ -79,6 +83,20 @@ class AppState:
         if isinstance(result, ImageAnalysis):
             self.metrics.observe_stages(result.timings_ms)
         return result
+
+
+    async def fetch(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run the blocking fetch ``fn`` on the fetch pool (429 when it is full, one deadline for all)."""
+        pool = self.fetch_pool
+        if pool is None:
+            pool = self.fetch_pool = InferencePool(self.settings.url_fetch_workers, self.settings.url_fetch_max_queue,
+                                                   self.settings.url_fetch_timeout_s, name="image fetch")
+        try:
+            return await pool.run(fn, *args)
+        except TimeoutError_:
+            from visage.api.url_fetch import UrlFetchError
+
+            raise UrlFetchError(f"image fetch took longer than {self.settings.url_fetch_timeout_s:g} s") from None
 
 
 def get_state(request: Request) -> AppState:
