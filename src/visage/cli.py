@@ -39,7 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host, port = args.host or settings.host, args.port if args.port is not None else settings.port
     log_config = logs.configure(args.log_level)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level, access_log=False,
-                log_config=log_config)
+                log_config=log_config, limit_concurrency=settings.max_connections)
     return 0
 
 

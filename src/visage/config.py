@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     inference_workers: int = Field(2, gt=0, description="Threads running inference off the event loop.")
     max_queue: int = Field(64, ge=0, description="Requests that may wait for a worker before 429.")
     request_timeout_s: float = Field(60.0, gt=0, description="Deadline for one inference request.")
+    max_body_bytes_in_flight: int = Field(
+        64 * 1024 * 1024, gt=0, description="Request bodies of 256 KiB or more are admitted against this many"
+        " bytes in total before they are read; beyond it, 429 (never below one VISAGE_MAX_REQUEST_BYTES body).",
+    )
+    max_connections: int = Field(
+        256, gt=0, description="Concurrent HTTP connections and requests `visage serve` accepts; beyond, 503.",
+    )
 
     # Auth for the native API: comma-separated keys, each optionally suffixed ':admin' or ':read'.
     api_keys: str | None = Field(
