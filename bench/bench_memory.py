@@ -104,9 +104,11 @@ def measure(args: argparse.Namespace, body: bytes, env_extra: dict[str, str]) ->
         proc = start_server(args.port, store_dir, env_extra)
         url = f"http://127.0.0.1:{args.port}/v1/detect"
         try:
-            for _ in range(3):  # warm-up: models' first runs, allocator, the decode path at this size
-                httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=300)
-            time.sleep(2)
+            # Warm-up: models' first runs, the decode path at this size, and a small concurrent
+            # burst so that every inference worker (and its allocator arena) has run once.
+            httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=300)
+            burst(url, body, 4)
+            time.sleep(3)
             start = rss_mb(proc.pid)
             peak = [start]
             done = threading.Event()

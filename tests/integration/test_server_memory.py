@@ -52,9 +52,10 @@ def test_large_bodies_are_admitted_before_reading_and_memory_returns(faces_dir) 
             return client.post(f"{base}/v1/detect", content=body,
                                headers={"content-type": "application/json"}).status_code
 
-        for _ in range(2):
-            assert post(0) == 200  # warm-up at this size
-        time.sleep(1)
+        assert post(0) == 200  # warm-up at this size, then on every inference worker at once
+        with ThreadPoolExecutor(2) as pool:
+            assert list(pool.map(post, range(2))) == [200, 200]
+        time.sleep(2)
         start = _rss_mb(proc.pid)
         peak = [start]
         done = threading.Event()

@@ -24,6 +24,7 @@ from visage.errors import ThrottledError
 SMALL_BODY_BYTES = 256 * 1024
 #: Memory handed back once at least this many body bytes were admitted since the last time.
 _TRIM_AFTER_BYTES = 32 * 1024 * 1024
+_TRIM_DELAY_S = 0.5
 
 
 class BodyBudgetMiddleware:
@@ -77,9 +78,16 @@ class BodyBudgetMiddleware:
             if held:
                 self.reserved -= size
                 if self.reserved == 0 and self._since_trim >= _TRIM_AFTER_BYTES and not self._trimming:
-                    self._since_trim = 0
                     self._trimming = True
-                    asyncio.get_running_loop().run_in_executor(None, self._trim)
+                    # A moment later, once the request's last objects (body, buffers) are freed too.
+                    asyncio.get_running_loop().call_later(_TRIM_DELAY_S, self._trim_if_idle)
+
+    def _trim_if_idle(self) -> None:
+        if self.reserved:  # a new burst began: trim after it instead
+            self._trimming = False
+            return
+        self._since_trim = 0
+        asyncio.get_running_loop().run_in_executor(None, self._trim)
 
     def _trim(self) -> None:
         try:

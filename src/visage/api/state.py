@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -99,7 +99,8 @@ class AppState:
             raise UrlFetchError(f"image fetch took longer than {self.settings.url_fetch_timeout_s:g} s") from None
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    """Dependency: the app's state (async: FastAPI would run a plain function on a thread, one hop per request)."""
     return request.app.state.visage
 
 
@@ -110,11 +111,11 @@ def _presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def require_key(role: str) -> Callable[[Request], None]:
+def require_key(role: str) -> Callable[[Request], Awaitable[None]]:
     """Dependency: when keys are configured, demand one with ``role`` ('read' or 'admin')."""
 
-    def check(request: Request) -> None:
-        keys = get_state(request).api_keys
+    async def check(request: Request) -> None:  # async: no thread hop per request (nothing here blocks)
+        keys = request.app.state.visage.api_keys
         if not keys.enabled:
             return
         presented = _presented_key(request)
