@@ -51,6 +51,7 @@ $(VENV)/.peer: $(STAMP)
 # Every figure is printed with its peer or reference from the same run (face_recognition; exact search).
 bench: install $(VENV)/.peer
 	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_detect.py --wider-step 2 --json bench/results/bench_detect.json
 	$(BIN)/python bench/bench_quality.py
 	$(BIN)/python -W ignore bench/bench_store.py --sizes 100000,1000000
 	$(BIN)/python bench/bench_server.py --seconds 60 --requests 10000
