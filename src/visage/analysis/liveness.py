@@ -26,7 +26,7 @@ LIVENESS_MODEL = "faceplugin-fr_liveness"
 CROP = 2.0
 SIZE = 128
 LIVE_CLASS = 0
-LIVENESS_THRESHOLD = 0.69
+LIVENESS_THRESHOLD = 0.44
 
 
 def liveness_inputs(image: np.ndarray, meshes: list[np.ndarray]) -> np.ndarray:

@@ -108,7 +108,7 @@ BEARD_METHOD = "visage_beard_v1"
 
 # Expected age -> k * age + b, fitted (least squares) on the tune half of eval/age_gender (UTKFace, all
 # ages) by bench/eval_attributes.py and checked on the other half.
-AGE_CALIBRATION = (1.151, -1.87)
+AGE_CALIBRATION = (1.161, -1.90)
 
 # Mouth open when the mean inner-lip gap exceeds this fraction of the mouth width: measured on the
 # hand-labelled fixtures (bench/eval_expression.py; docs/attributes.md has the margin).

@@ -20,7 +20,7 @@ import numpy as np
 from visage.analysis.attributes.aligned_face import EYE_DISTANCE, AlignedFace
 from visage.analysis.attributes.eyes import rescale_at
 
-BEARD_THRESHOLD = 0.19
+BEARD_THRESHOLD = 0.205
 _SPAN = 0.5  # darkness range mapped onto probability (threshold +- _SPAN)
 
 

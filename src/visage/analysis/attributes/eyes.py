@@ -24,7 +24,7 @@ from visage.analysis.facemesh import Roi, warp_crops
 EYE_MODEL = "faceplugin-fr_eye"
 EYE_SIZE = 24
 EYE_PAD = 1.6  # square side / eye width (the reference JS's padding_rate)
-EYES_OPEN_THRESHOLD = 0.445
+EYES_OPEN_THRESHOLD = 0.50
 
 # Face Mesh indices in dlib-68 eye order: corner, two upper-lid points, the other corner, two lower-lid
 # points (visage.analysis.regions). Image-left eye first (the subject's right eye).

@@ -25,7 +25,7 @@ import numpy as np
 
 from visage.analysis.attributes.aligned_face import EYE_DISTANCE, AlignedFace
 
-FRAME_THRESHOLD = 1.70
+FRAME_THRESHOLD = 1.467
 TEMPLE_WEIGHT = 0.5
 SUN_SCORE = 0.5
 
