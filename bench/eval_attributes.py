@@ -207,44 +207,51 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def eval_mask(run: Runner) -> dict:
+    from visage.analysis import occluders
+
     ann = run.files(EVAL / "mask" / "annotations", "*.xml")
-    gt_total, matched, right, right_strict, strict_n, false_faces = 0, 0, 0, 0, 0, 0
-    rows = []
+    gt_total = {False: 0, True: 0}
+    false_faces = 0
+    rows = []  # one per labelled face found: truth label, masked?, score, test half?
     for a in ann:
         img = EVAL / "mask" / "images" / (a.stem + ".jpg")
         if not img.is_file():
             img = next((EVAL / "mask" / "images").glob(a.stem + ".*"))
         gts = _voc(a)
+        test = is_test(rel(a))
         r = run.pipe.analyze(read_rgb(img), AnalyzeOptions(attributes="mask", pose=False))
         boxes = [np.array([f.box.left, f.box.top, f.box.left + f.box.width, f.box.top + f.box.height]) for f in r.faces]
         used: set[int] = set()
-        gt_total += len(gts)
+        gt_total[test] += len(gts)
         for box, label in gts:
             best = max(range(len(boxes)), key=lambda i: _iou(box, boxes[i]), default=None)
             if best is None or best in used or _iou(box, boxes[best]) < 0.3:
                 continue
             used.add(best)
-            matched += 1
-            masked = bool(r.faces[best].attributes["mask"]["value"])
-            truth = label != "without_mask"
-            right += masked == truth
-            if label != "mask_weared_incorrect":
-                strict_n += 1
-                right_strict += masked == truth
-            rows.append({"truth": label, "masked": masked})
+            m = r.faces[best].attributes["mask"]
+            rows.append({"truth": label, "masked": bool(m["value"]), "score": m["score"], "test": test})
         false_faces += len(boxes) - len(used)
     lab = np.array([x["truth"] for x in rows])
     got = np.array([x["masked"] for x in rows], bool)
-    return {"photos": len(ann), "faces_labelled": gt_total,
-            "faces_found": f"{matched}/{gt_total} ({matched / max(gt_total, 1):.3f})",
-            "mask_right_of_found": f"{right}/{matched} ({right / max(matched, 1):.3f})",
-            "mask_right_of_found_without_incorrectly_worn":
-                f"{right_strict}/{strict_n} ({right_strict / max(strict_n, 1):.3f})",
-            "with_mask_called_masked": _frac(got[lab == "with_mask"]),
-            "without_mask_called_bare": _frac(~got[lab == "without_mask"]),
-            "incorrectly_worn_called_masked": _frac(got[lab == "mask_weared_incorrect"]),
-            "unmatched_face_boxes": false_faces,
-            "note": "no tuned constant: the mask method's thresholds were set on synthetic masks (docs/attributes.md)"}
+    score = np.array([x["score"] for x in rows])
+    test = np.array([x["test"] for x in rows], bool)
+    truth = lab != "without_mask"
+    tuned = pick_threshold(score[~test], truth[~test])
+    span = 2 * occluders.MASK_CR_RANGE
+    n_test, n_all = int(test.sum()), sum(gt_total.values())
+    return {"photos": len(ann), "faces_labelled": n_all,
+            "faces_found_test": f"{n_test}/{gt_total[True]} ({n_test / max(gt_total[True], 1):.3f})",
+            "faces_found_all": f"{len(rows)}/{n_all} ({len(rows) / max(n_all, 1):.3f})",
+            "shipped_cr_drop": occluders.MASK_CR_DROP,
+            "tune_cr_drop": round(occluders.MASK_CR_DROP - occluders.MASK_CR_RANGE + tuned * span, 2),
+            "test_mask_right_of_found": _frac(got[test] == truth[test]),
+            "test_mask_right_of_found_without_incorrectly_worn":
+                _frac((got == truth)[test & (lab != "mask_weared_incorrect")]),
+            "test_with_mask_called_masked": _frac(got[test & (lab == "with_mask")]),
+            "test_without_mask_called_bare": _frac(~got[test & (lab == "without_mask")]),
+            "test_incorrectly_worn_called_masked": _frac(got[test & (lab == "mask_weared_incorrect")]),
+            "all_mask_right_of_found": _frac(got == truth),
+            "unmatched_face_boxes": false_faces}
 
 
 def eval_age_gender(run: Runner) -> dict:
