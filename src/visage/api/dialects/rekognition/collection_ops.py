@@ -8,6 +8,7 @@ Blocking store and engine work runs on the inference pool, never on the event lo
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -58,10 +59,11 @@ def _image_id(image_id: str) -> str:
 def index_model_version(model: str) -> str | None:
     """``IndexFacesModelVersion`` (the model's pattern is ``[0-9.]+``): the pinned version of the package
     the collection's embedder comes from (``dlib_resnet_v1``: face-recognition-models 0.3.0), from the
-    manifest; None (omitted) for a model the manifest does not list."""
+    manifest; a template model named ``<manifest name>-<dim>`` (``human-faceres-deep-1024``) is that
+    manifest row's. None (omitted) for a model the manifest does not list."""
     from visage.models.registry import MODELS
 
-    spec = MODELS.get(model)
+    spec = MODELS.get(model) or MODELS.get(re.sub(r"-\d+$", "", model))
     version = spec.source.version if spec is not None else None
     return version if version and all(c.isdigit() or c == "." for c in version) else None
 
