@@ -16,10 +16,10 @@ Method, per eye, in the eye's own frame (the axis through its two corners, so he
   12 mm, so ``d / R = u * 15 / 12``.
 * Both eyes are averaged (each clipped to +-90 degrees).
 
-Signs follow visage's head :class:`~visage.types.Pose` (and Rekognition's), so eyes and head that turn
-the same way have the same sign: **yaw > 0 when the irises move towards the image's left** (as a head
-with yaw > 0 turns), **pitch > 0 when they move up** in the image. A mirrored image therefore gives the
-opposite yaw and the same pitch (tests/unit/test_gaze.py, on a real photo and on synthetic points).
+Signs follow visage's head pose (docs/models.md#head-pose, Rekognition's ``Pose``), so eyes and head that
+turn the same way have the same sign: **yaw > 0 when the irises move towards the image's right** (as a
+head with yaw > 0 turns), **pitch > 0 when they move up** in the image. A mirrored image therefore gives
+the opposite yaw and the same pitch (tests/api/rekognition: synthetic points and a real mirrored photo).
 
 Not measured against labelled gaze data (none here): docs/rekognition.md says so, and no confidence is
 given (Rekognition's ``EyeDirection.Confidence`` stays absent rather than invented). On 20 LFW-style
@@ -51,7 +51,7 @@ def _eye_angles(mesh: np.ndarray, corners: tuple[int, int], lids: tuple[int, int
     u = float((iris_centre - (a + b) / 2.0) @ along) / half
     v = float((iris_centre - (mesh[lids[0], :2] + mesh[lids[1], :2]) / 2.0) @ across) / half
     ratio = HALF_WIDTH_OVER_RADIUS
-    yaw = -np.degrees(np.arcsin(np.clip(u * ratio, -1.0, 1.0)))
+    yaw = np.degrees(np.arcsin(np.clip(u * ratio, -1.0, 1.0)))
     pitch = -np.degrees(np.arcsin(np.clip(v * ratio, -1.0, 1.0)))
     return float(yaw), float(pitch)
 

@@ -99,12 +99,13 @@ def _mirror(mesh: np.ndarray, iris: np.ndarray, width: float = 320.0) -> tuple[n
 def test_eye_direction_signs_and_mirror() -> None:
     straight = eye_direction(*_eyes((0.0, 0.0)))
     assert straight == {"yaw": 0.0, "pitch": 0.0}
-    left = eye_direction(*_eyes((-6.0, 0.0)))   # irises towards the image's left: yaw > 0, as Pose
+    right = eye_direction(*_eyes((6.0, 0.0)))   # irises towards the image's right: yaw > 0, as Pose
     up = eye_direction(*_eyes((0.0, -5.0)))      # irises up: pitch > 0
-    assert left["yaw"] > 10 and abs(left["pitch"]) < 1e-6
+    assert right["yaw"] > 10 and abs(right["pitch"]) < 1e-6
+    assert eye_direction(*_eyes((-6.0, 0.0)))["yaw"] == pytest.approx(-right["yaw"])
     assert up["pitch"] > 10 and abs(up["yaw"]) < 1e-6
     # asin(6/20 * 15/12) = 22.0 degrees
-    assert left["yaw"] == pytest.approx(np.degrees(np.arcsin(6 / 20 * 15 / 12)), abs=0.01)
+    assert right["yaw"] == pytest.approx(np.degrees(np.arcsin(6 / 20 * 15 / 12)), abs=0.01)
     mirrored = eye_direction(*_mirror(*_eyes((-6.0, -3.0))))
     original = eye_direction(*_eyes((-6.0, -3.0)))
     assert mirrored["yaw"] == pytest.approx(-original["yaw"]) and mirrored["pitch"] == pytest.approx(original["pitch"])
@@ -112,7 +113,7 @@ def test_eye_direction_signs_and_mirror() -> None:
 
 
 def test_eye_direction_on_the_wire_needs_iris_points() -> None:
-    mesh, iris = _eyes((-6.0, 0.0))
+    mesh, iris = _eyes((6.0, 0.0))
     marks = Landmarks("mesh468", mesh[:, :2])
     d = detail(face({"iris": iris.tolist()}, landmarks=marks))
     assert set(d["EyeDirection"]) == {"Yaw", "Pitch"} and d["EyeDirection"]["Yaw"] > 10  # no invented Confidence
