@@ -68,6 +68,10 @@ def test_face_occluded_from_the_occlusion_measure() -> None:
     masked = {**QUALITY, "occlusion": {**QUALITY["occlusion"], "mouth": 0.2, "nose": 0.45}}
     assert detail(face(quality=masked))["FaceOccluded"] == {"Value": True}
     assert "FaceOccluded" not in detail(face())  # no quality measured: absent
+    mask = {"mask": {"value": True, "probability": 0.9, "score": 0.8}}
+    assert detail(face(mask, quality=QUALITY))["FaceOccluded"] == {"Value": True}  # a mask occludes
+    assert detail(face(mask))["FaceOccluded"] == {"Value": True}
+    assert detail(face({"mask": {"value": False, "probability": 0.9}}, quality=QUALITY))["FaceOccluded"] == {"Value": False}
     assert "FaceOccluded" not in detail(face(quality=QUALITY), set())  # not asked
 
 

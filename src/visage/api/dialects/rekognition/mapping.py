@@ -329,16 +329,20 @@ OCCLUSION_PARTS: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth")
 
 def face_occluded(face: Face) -> bool | None:
     """``FaceOccluded.Value``: some eye, the nose or the mouth is less than half visible by the quality
-    occlusion measure (docs/rekognition.md). None when quality was not measured."""
+    occlusion measure, or the engine's mask attribute (where it ran) says the face wears a mask
+    (docs/rekognition.md; measured by bench/eval_face_occluded.py). None when neither was measured."""
     from visage.analysis.occlusion import OCCLUDED_BELOW
 
+    votes: list[bool] = []
     occlusion = (face.quality or {}).get("occlusion")
-    if not isinstance(occlusion, Mapping):
-        return None
-    parts = [_number(occlusion.get(p)) for p in OCCLUSION_PARTS]
-    if any(v is None for v in parts):
-        return None
-    return min(parts) < OCCLUDED_BELOW  # type: ignore[type-var]
+    if isinstance(occlusion, Mapping):
+        parts = [_number(occlusion.get(p)) for p in OCCLUSION_PARTS]
+        if all(v is not None for v in parts):
+            votes.append(min(parts) < OCCLUDED_BELOW)  # type: ignore[type-var]
+    mask = (face.attributes or {}).get("mask")
+    if isinstance(mask, Mapping) and isinstance(mask.get("value"), bool | np.bool_):
+        votes.append(bool(mask["value"]))
+    return any(votes) if votes else None
 
 
 def quality_wire(face: Face) -> dict[str, float] | None:

@@ -92,11 +92,11 @@ def analysis_options(templates: bool = False, wanted: set[str] | None = None) ->
 
 
 #: FaceDetail member -> the engine attribute that measures it (docs/attributes.md). An attribute the engine
-#: lacks is not computed and its member stays absent. Not listed: FaceOccluded (from the quality occlusion
-#: measure, always computed) and EyeDirection (from the Iris model's points, when the pipeline runs it).
+#: lacks is not computed and its member stays absent. FaceOccluded also reads the quality occlusion measure
+#: (always computed); EyeDirection, not listed, the Iris model's points (when the pipeline runs it).
 ENGINE_ATTRIBUTE = {"AgeRange": "age", "Gender": "gender", "Emotions": "emotion", "Smile": "smile",
                     "MouthOpen": "mouth_open", "Sunglasses": "glasses", "Eyeglasses": "glasses",
-                    "EyesOpen": "eyes_open", "Beard": "beard", "Mustache": "mustache"}
+                    "EyesOpen": "eyes_open", "Beard": "beard", "Mustache": "mustache", "FaceOccluded": "mask"}
 
 
 def engine_attributes(wanted: set[str] | None) -> frozenset[str]:
