@@ -222,7 +222,7 @@ def attribute_fields(face: Face, wanted: set[str]) -> dict[str, Any]:
     that dict or a list of ``{"type", "confidence"}``), ``glasses: {"value": "common"|"sun"|"none",
     "probability", "score"}``, ``smile``/``beard``/``mustache``/``mouth_open: {"value": bool, "probability"}``
     (``mouth_open`` has a value and no confidence), ``eyes_open: {"value": bool, "probability", "left",
-    "right"}``, and ``iris`` (10 points) for ``EyeDirection``; ``FaceOccluded`` comes from ``Face.quality``.
+    "right"}``, ``iris`` (10 points) for ``EyeDirection``, and ``mask`` with ``Face.quality`` for ``FaceOccluded``.
     Anything missing or malformed is omitted, never guessed.
     """
     attrs: Mapping[str, Any] = face.attributes or {}
