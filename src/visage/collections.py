@@ -120,8 +120,10 @@ class CollectionService:
             raise InvalidParameterError(f"max_faces must be in 1..{MAX_INDEX_FACES}")
         # Quality feeds LOW_BRIGHTNESS, LOW_SHARPNESS and LOW_FACE_QUALITY (about 9 ms a face), and the
         # details of every indexed face, filtered or not (Rekognition's FaceDetail.Quality).
+        # At most the MAX_INDEX_FACES largest faces are analysed (the pipeline returns them largest first).
         analysis = self.engine.analyze(image, AnalyzeOptions(landmarks=True, pose=True, templates=True,
-                                                             quality=True, attributes=attributes))
+                                                             quality=True, attributes=attributes,
+                                                             max_faces=MAX_INDEX_FACES))
         self._check_model(info)
         size = (analysis.width, analysis.height)
         keep: list[Face] = []

@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="Port the server binds to.")
     pipeline: str = Field(
         "fast",
-        description="Model pipeline: 'fast' (BlazeFace + Face Mesh + FaceRes on onnxruntime; default, 10x faster"
+        description="Model pipeline: 'fast' (RetinaFace + Face Mesh + FaceRes on onnxruntime; default, 10x faster"
         " and at least as accurate as dlib on the fixtures, see docs/models.md) or 'dlib'.",
     )
     store_url: str | None = Field(
@@ -41,7 +41,15 @@ class Settings(BaseSettings):
 
     # Engine.
     upsample: int = Field(1, ge=0, le=3, description="Detector upsampling passes (finds smaller faces, slower).")
-    max_faces: int = Field(100, gt=0, description="Most faces analysed per image.")
+    max_faces: int = Field(120, gt=0, description="Most faces analysed per image (Qiniu's max_face_num goes to 120).")
+    detector: Literal["retinaface", "blazeface"] = Field(
+        "retinaface",
+        description="Face detector of the fast pipeline: 'retinaface' (RetinaFace-MobileNet0.25: small faces,"
+        " profiles, crowds; default) or 'blazeface' (MediaPipe's BlazeFace pair). See docs/models.md.",
+    )
+    min_face_size: int = Field(
+        0, ge=0, description="Fast pipeline: faces whose box's longer side is below this many pixels are dropped.",
+    )
     fast_embedder: str = Field(
         "faceres-deep",
         description="Embedder of the fast pipeline: faceres-deep, faceres, mobileface, mobilefacenet, or dlib"
