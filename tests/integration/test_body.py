@@ -23,11 +23,12 @@ FACES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "fa
 MASK = FACES.parent / "eval" / "mask" / "images"
 SCENES = ["two_people.jpg", "obama.jpg", "biden.jpg",
           *(f"scenes/{p.name}" for p in sorted((FACES / "scenes").glob("*")))]
-#: The share of faces in eval/mask inside a whole-person box at the default threshold 0.4 (measured 0.84,
-#: 128 of 152 fast-pipeline faces; 0.93 at 0.3): the misses are people CenterNet scores below the threshold
-#: at its 512 px input in crowds, not decoding (bench/eval_body.py; the graph's decoder gives the same share
-#: there, and fails two_people.jpg and obama.jpg, which the vote decoder fixes).
-MASK_COVERAGE_FLOOR = 0.75
+#: The share of faces in eval/mask inside a whole-person box at the default threshold 0.4: measured 0.635
+#: (228 of the 359 faces RetinaFace finds; 0.84 of BlazeFace's 152 larger ones). The misses are people
+#: CenterNet scores below 0.4 at its 512 px input in crowds, not decoding: the graph's decoder gives 0.62
+#: there and fails two_people.jpg and obama.jpg, which the vote decoder fixes; 2x2 tiles reach only 0.65
+#: (bench/eval_body.py, docs/threedivi.md). A guard against losing what is measured, not a target.
+MASK_COVERAGE_FLOOR = 0.55
 
 
 @pytest.fixture(scope="module")
