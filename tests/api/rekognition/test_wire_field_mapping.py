@@ -28,8 +28,8 @@ def face(attributes: dict | None = None, quality: dict | None = None, landmarks:
     return Face(box=Box(10, 20, 30, 40), confidence=0.99, attributes=attributes, quality=quality, landmarks=landmarks)
 
 
-def detail(f: Face, wanted: set[str] = ALL) -> dict:
-    out = mapping.face_detail(f, 100, 200, wanted)
+def detail(f: Face, wanted: set[str] = ALL, models: tuple[str, ...] = ()) -> dict:
+    out = mapping.face_detail(f, 100, 200, wanted, models)
     check_shape("FaceDetail", out)
     return out
 
@@ -43,11 +43,11 @@ def test_glasses_classes(value: str, eyeglasses: bool, sunglasses: bool) -> None
 
 def test_glasses_none_says_no_eyeglasses_only_from_a_measure_that_sees_clear_glasses(monkeypatch) -> None:
     none = face({"glasses": {"value": "none", "probability": 0.9, "score": 0.1}})
-    monkeypatch.setattr(attributes_module, "GLASSES_CLASSES", ("sun", "none"), raising=False)
-    d = detail(none)
+    monkeypatch.setattr(attributes_module, "GLASSES_METHOD", "visage_glasses_frames", raising=False)
+    d = detail(none, models=("visage_occluders",))  # a sun/none measure ran: "none" = no sunglasses
     assert d["Sunglasses"] == {"Value": False, "Confidence": pytest.approx(90.0)} and "Eyeglasses" not in d
-    monkeypatch.setattr(attributes_module, "GLASSES_CLASSES", ("common", "sun", "none"), raising=False)
-    assert detail(none)["Eyeglasses"] == {"Value": False, "Confidence": pytest.approx(90.0)}
+    seen = detail(none, models=("visage_occluders", "visage_glasses_frames"))  # the frame method ran
+    assert seen["Eyeglasses"] == {"Value": False, "Confidence": pytest.approx(90.0)}
 
 
 def test_eyes_beard_mustache() -> None:

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageOps
 from rek_support import AKID, SECRET, Wire, check_output, client, serve
 
+from visage.analysis import attributes as attributes_module
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.api.app import create_app
 from visage.config import Settings
@@ -216,6 +217,10 @@ def test_attribute_members_exactly_when_measured(rek, faces_dir, fast_engine, na
             assert d["Sunglasses"]["Value"] is (glasses["value"] == "sun")
             if glasses["value"] != "none":
                 assert d["Eyeglasses"]["Value"] is True
+            elif getattr(attributes_module, "GLASSES_METHOD", None) in truth.models:  # sees clear glasses
+                assert d["Eyeglasses"]["Value"] is False
+            else:  # a sun/none measure: "none" is no sunglasses, not no glasses
+                assert "Eyeglasses" not in d
         occlusion = (face.quality or {}).get("occlusion", {})
         least_visible = min(occlusion[p] for p in ("left_eye", "right_eye", "nose", "mouth"))
         masked = bool(attrs.get("mask", {}).get("value"))

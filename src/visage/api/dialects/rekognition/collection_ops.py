@@ -170,15 +170,15 @@ async def index_faces(call: Call, p: dict[str, Any]) -> dict[str, Any]:
             quality_filter=p.get("QualityFilter", "AUTO"), attributes=engine_attributes(wanted))
 
     result = await _run(call, work)
-    size = (result.analysis.width, result.analysis.height)
+    size, models = (result.analysis.width, result.analysis.height), result.analysis.models
     return {
         "FaceRecords": [
-            {"Face": stored_face(record), "FaceDetail": mapping.face_detail(face, *size, wanted)}
+            {"Face": stored_face(record), "FaceDetail": mapping.face_detail(face, *size, wanted, models)}
             for record, face in result.indexed
         ],
         "FaceModelVersion": result.model,
         "UnindexedFaces": [
-            {"Reasons": list(u.reasons), "FaceDetail": mapping.face_detail(u.face, *size, wanted)}
+            {"Reasons": list(u.reasons), "FaceDetail": mapping.face_detail(u.face, *size, wanted, models)}
             for u in result.unindexed
         ],
     }

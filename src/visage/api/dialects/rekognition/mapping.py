@@ -213,7 +213,7 @@ def _value_confidence(item: object) -> tuple[object, float] | None:
     return item["value"], percent(confidence)
 
 
-def attribute_fields(face: Face, wanted: set[str]) -> dict[str, Any]:
+def attribute_fields(face: Face, wanted: set[str], models: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
     """The FaceDetail members ``wanted`` that the engine actually measured, in Rekognition's shapes.
 
     The engine's contract (``Face.attributes``; confidences in [0, 1] like ``Face.confidence``):
@@ -223,6 +223,8 @@ def attribute_fields(face: Face, wanted: set[str]) -> dict[str, Any]:
     "probability", "score"}``, ``smile``/``beard``/``mustache``/``mouth_open: {"value": bool, "probability"}``
     (``mouth_open`` has a value and no confidence), ``eyes_open: {"value": bool, "probability", "left",
     "right"}``, ``iris`` (10 points) for ``EyeDirection``, and ``mask`` with ``Face.quality`` for ``FaceOccluded``.
+    ``models`` are the request's attribute models and methods (``ImageAnalysis.models``): they say
+    whether the glasses measure that ran has a clear-glasses class.
     Anything missing or malformed is omitted, never guessed.
     """
     attrs: Mapping[str, Any] = face.attributes or {}
@@ -241,7 +243,7 @@ def attribute_fields(face: Face, wanted: set[str]) -> dict[str, Any]:
             # A measured value without a calibrated confidence (mouth_open: a landmark ratio against
             # a threshold): Value only; Rekognition's Confidence is optional and is never invented.
             out[field] = {"Value": bool(item["value"])}
-    out.update(_glasses(attrs.get("glasses"), wanted, out))
+    out.update(_glasses(attrs.get("glasses"), wanted, out, _detects_clear_glasses(models)))
     gender = _value_confidence(attrs.get("gender")) if "Gender" in wanted else None
     if gender is not None and str(gender[0]).lower() in ("male", "female"):
         out["Gender"] = {"Value": str(gender[0]).capitalize(), "Confidence": gender[1]}
@@ -270,7 +272,7 @@ def attribute_fields(face: Face, wanted: set[str]) -> dict[str, Any]:
     return out
 
 
-def _glasses(glasses: object, wanted: set[str], out: Mapping[str, Any]) -> dict[str, Any]:
+def _glasses(glasses: object, wanted: set[str], out: Mapping[str, Any], sees_clear: bool) -> dict[str, Any]:
     """``Eyeglasses`` and ``Sunglasses`` from the engine's ``glasses: {"value": "common"|"sun"|"none",
     "probability"}`` (the probability of that value). Sunglasses are glasses, as on AWS (a face in
     sunglasses answers Eyeglasses true and Sunglasses true); each Confidence is the probability of the
@@ -286,16 +288,19 @@ def _glasses(glasses: object, wanted: set[str], out: Mapping[str, Any]) -> dict[
         fields["Sunglasses"] = {"Value": value == "sun", "Confidence": percent(p)}
     # "none" says "no glasses" only from a measure that detects clear glasses; from a sun/none measure it
     # says "no sunglasses", and Eyeglasses false would be a guess.
-    if "Eyeglasses" in wanted and "Eyeglasses" not in out and (value != "none" or _detects_clear_glasses()):
+    if "Eyeglasses" in wanted and "Eyeglasses" not in out and (value != "none" or sees_clear):
         fields["Eyeglasses"] = {"Value": value != "none", "Confidence": percent(p)}
     return fields
 
 
-def _detects_clear_glasses() -> bool:
-    """Whether the engine's glasses measure has a ``common`` (clear glasses) class."""
+def _detects_clear_glasses(models: tuple[str, ...] | list[str]) -> bool:
+    """Whether the glasses measure that ran has a ``common`` (clear glasses) class: the frame method
+    (``attributes.GLASSES_METHOD``, the fast pipeline) is among the request's models. The occluder method
+    alone (the dlib pipeline) knows only sun/none."""
     from visage.analysis import attributes
 
-    return "common" in getattr(attributes, "GLASSES_CLASSES", ())
+    method = getattr(attributes, "GLASSES_METHOD", None)
+    return method is not None and method in models
 
 
 def _eye_direction(face: Face) -> dict[str, float] | None:
@@ -363,10 +368,12 @@ def pose_wire(face: Face) -> dict[str, float] | None:
 
 
 # ------------------------------------------------------------------------------------- shapes
-def face_detail(face: Face, width: int, height: int, wanted: set[str] | None = None) -> dict[str, Any]:
-    """A ``FaceDetail``: the default members plus the attributes in ``wanted`` that exist."""
+def face_detail(face: Face, width: int, height: int, wanted: set[str] | None = None,
+                models: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+    """A ``FaceDetail``: the default members plus the attributes in ``wanted`` that exist (``models``: the
+    request's ``ImageAnalysis.models``)."""
     out: dict[str, Any] = {"BoundingBox": bounding_box(face.box, width, height)}
-    out.update(attribute_fields(face, wanted or set()))
+    out.update(attribute_fields(face, wanted or set(), models))
     optional = {
         "Landmarks": landmarks_wire(face.landmarks, width, height),
         "Pose": pose_wire(face),

@@ -211,7 +211,8 @@ async def detect_faces(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     data = await call.image_bytes(p["Image"], "Image")
     wanted = mapping.requested_fields(p.get("Attributes"))
     result = await call.analyze(data, analysis_options(wanted=wanted))
-    return {"FaceDetails": [mapping.face_detail(f, result.width, result.height, wanted) for f in result.faces]}
+    return {"FaceDetails": [mapping.face_detail(f, result.width, result.height, wanted, result.models)
+                            for f in result.faces]}
 
 
 def _passing(analysis: ImageAnalysis, level: str) -> list[Face]:
