@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from visage import __version__
+from visage.api import console
 from visage.api.body import BodyLimitMiddleware
 from visage.api.dialects import qiniu, quality_stateless, rekognition, threedivi
 from visage.api.errors import status_for
@@ -28,6 +29,7 @@ from visage.api.inference import InferencePool
 from visage.api.keys import KeyRing
 from visage.api.metrics import Metrics
 from visage.api.native.collections import router as collections_router
+from visage.api.native.info import router as info_router
 from visage.api.native.routes import router as native_router
 from visage.api.state import AppState
 from visage.config import Settings, get_settings
@@ -145,10 +147,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.include_router(native_router)
     app.include_router(collections_router)
+    app.include_router(info_router)
     threedivi.mount(app, settings)
     quality_stateless.mount(app)
     qiniu.mount(app)
     rekognition.mount(app, settings)
+    console.mount(app)
     return app
 
 
