@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     inference_workers: int = Field(2, gt=0, description="Threads running inference off the event loop.")
     max_queue: int = Field(64, ge=0, description="Requests that may wait for a worker before 429.")
     request_timeout_s: float = Field(60.0, gt=0, description="Deadline for one inference request.")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds a client may take to send a request's headers (`visage serve`); then 408."
+    )
+    body_timeout_s: float = Field(60.0, gt=0, description="Seconds a client may take to send a request body; then 408.")
+    docs: Literal["auto", "open", "off"] = Field(
+        "auto", description="/docs and /openapi.json: 'auto' needs a native API key when keys are set (open"
+        " otherwise), 'open' always open, 'off' not served.",
+    )
 
     # Auth for the native API: comma-separated keys, each optionally suffixed ':admin' or ':read'.
     api_keys: str | None = Field(

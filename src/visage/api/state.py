@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from starlette.requests import Request
 
+from visage import remote
 from visage.api.inference import InferencePool
 from visage.api.keys import KeyRing
 from visage.api.metrics import Metrics
 from visage.collections import CollectionService
 from visage.config import Settings
 from visage.engine import Engine
-from visage.errors import ForbiddenError, ModelUnavailableError, UnauthorizedError
+from visage.errors import ForbiddenError, ModelUnavailableError, StoreUnavailableError, UnauthorizedError, VisageError
 from visage.store import TemplateStore, open_store
 from visage.types import ImageAnalysis
 
 T = TypeVar("T")
+log = logging.getLogger("visage.api")
 
 
 @dataclass
@@ -31,6 +35,8 @@ class AppState:
     engine_: Engine | None = None
     api_keys: KeyRing = field(default_factory=KeyRing)
     load_error: str | None = None
+    #: The URL local clients reach this server at (set by ``visage serve``; None for embedded apps).
+    advertise_url: str | None = None
     store_: TemplateStore | None = None
     _collections: CollectionService | None = None
     _store_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -43,11 +49,42 @@ class AppState:
 
     @property
     def store(self) -> TemplateStore:
-        """The template store the settings name, opened on first use (replicas share PostgreSQL)."""
+        """The template store the settings name, opened on first use (replicas share PostgreSQL).
+
+        A store that cannot be opened (an SQLite file another process holds, a database that is
+        down) is retried on the next use, so a server becomes ready once the store frees up.
+        """
         with self._store_lock:
             if self.store_ is None:
-                self.store_ = open_store(self.settings.resolved_store_url())
+                try:
+                    self.store_ = open_store(self.settings.resolved_store_url())
+                except VisageError:
+                    raise
+                except Exception as exc:  # a driver's text may hold a DSN or a path: logged, not sent
+                    log.exception("opening the template store failed")
+                    raise StoreUnavailableError("the template store could not be opened; see the server log") from exc
+                self._advertise()
             return self.store_
+
+    def _advertise(self) -> None:
+        """Tell local CLIs which server holds the SQLite file (``<db>.server``), so they use its API."""
+        path = getattr(self.store_, "path", None)
+        if self.advertise_url and isinstance(path, Path):
+            try:
+                remote.advertise(path, self.advertise_url)
+            except OSError:
+                log.warning("could not write %s; CLIs need --server", remote.server_file(path).name)
+
+    def store_problem(self) -> str | None:
+        """Why the store is not usable now (None when a cheap read succeeds): readiness needs it."""
+        try:
+            self.store.list_collections(1)
+        except VisageError as exc:
+            return exc.message
+        except Exception:
+            log.exception("the template store failed a readiness read")
+            return "the template store failed a read; see the server log"
+        return None
 
     @property
     def collections(self) -> CollectionService:
@@ -57,14 +94,18 @@ class AppState:
 
     def close(self) -> None:
         if self.store_ is not None:
+            path = getattr(self.store_, "path", None)
+            if self.advertise_url and isinstance(path, Path):
+                remote.withdraw(path)
             self.store_.close()
 
     def load_engine(self) -> None:
         start = time.perf_counter()
         try:
             self.engine_ = Engine(self.settings)
-        except Exception as exc:
-            self.load_error = f"model loading failed: {exc}"
+        except Exception:
+            # Clients see a fixed text (the cause may name paths or packages); the log has the traceback.
+            self.load_error = "model loading failed; see the server log (then `visage models pull`)"
             raise
         self.metrics.model_load.set(time.perf_counter() - start)
         self.metrics.ready.set(1)

@@ -182,8 +182,8 @@ def fetch_url(url: str, policy: FetchPolicy) -> bytes:
             return b"".join(chunks)
         except TimeoutError:
             raise UrlFetchError("image URL fetch timed out") from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise UrlFetchError(f"image URL fetch failed ({type(exc).__name__})") from None
+        except (OSError, http.client.HTTPException):
+            raise UrlFetchError("image URL fetch failed (connection or protocol error)") from None
         finally:
             conn.close()
     raise UrlFetchError(f"image URL redirected more than {MAX_REDIRECTS} times")

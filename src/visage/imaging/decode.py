@@ -148,6 +148,6 @@ def load_image(data: bytes, limits: ImageLimits | None = None) -> DecodedImage:
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise InvalidImageError("image data is not a recognised image format") from exc
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
-        raise InvalidImageError(f"image data is corrupt or truncated ({type(exc).__name__})") from exc
+        raise InvalidImageError("image data is corrupt or truncated") from exc  # no class names to clients
     return DecodedImage(rgb=rgb, format=fmt)
 

@@ -6,7 +6,6 @@ import asyncio
 import base64
 import dataclasses
 import io
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from PIL import Image
 
 from visage.analysis.pipeline import AnalyzeOptions
+from visage.api.body import media_type, strict_loads
 from visage.api.dialects.qiniu import auth
 from visage.api.dialects.qiniu.errors import (
     DIALECT,
@@ -215,8 +215,12 @@ async def facedetect(request: Request, state: AppState = Depends(get_state)) -> 
     q: QiniuState = request.app.state.qiniu
     body = await request.body()
     auth.verify(request, body, q.keys)
+    # The signature covers the body only under a Content-Type other than application/octet-stream (or none):
+    # parsing JSON from such a body would let one captured token carry any request. JSON must say so.
+    if media_type(request) != "application/json":
+        raise NotJsonError("send the JSON body with 'Content-Type: application/json'")
     try:
-        data = json.loads(body) if body else None
+        data = strict_loads(body) if body else None
     except (ValueError, RecursionError):
         raise NotJsonError("request body is not valid JSON") from None
     if not isinstance(data, dict):

@@ -9,7 +9,6 @@ Rekognition's envelope (``errors.render_error``) whatever raised them.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.analysis.quality_filter import quality_filter_reasons
+from visage.api.body import strict_loads
 from visage.api.dialects.rekognition import mapping
 from visage.api.dialects.rekognition.errors import CONTENT_TYPE, RekognitionError, invalid_parameter
 from visage.api.dialects.rekognition.idempotency import IdempotencyMemory
@@ -171,7 +171,7 @@ def _parse_body(request: Request, body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        data = json.loads(body)
+        data = strict_loads(body)
     except (ValueError, RecursionError):
         raise invalid_parameter("Request body is not valid JSON") from None
     if not isinstance(data, dict):
