@@ -124,10 +124,11 @@ def test_golden_fields_landmarks(client, two_people) -> None:
         for p in face["landmark"] + face["landmark72"]:
             assert list(p) == ["x", "y"] and all(isinstance(v, float) for v in p.values())
             assert loc["left"] - 0.3 * loc["width"] <= p["x"] <= loc["left"] + 1.3 * loc["width"]
-        # The seed example's order; fields without a model or method (face_shape, face_type, spoofing) are
-        # absent, never invented. glasses common/sun/none and mask are pixel methods (docs/attributes.md).
+        # The seed example's order; fields without a model or method (face_shape, face_type) are absent,
+        # never invented. mask is a pixel method (docs/attributes.md); spoofing the liveness model's.
         assert list(face) == [*BASIC, "landmark", "landmark72", "landmark150", "age", "expression", "gender",
-                              "glasses", "emotion", "mask"]
+                              "glasses", "emotion", "mask", "spoofing"]
+        assert 0 <= face["spoofing"] <= 1
         # Nobody here wears glasses; the frame method reads some bare older faces "common" (docs/attributes.md).
         assert face["glasses"]["type"] in ("none", "common") and 0.5 <= face["glasses"]["probability"] <= 1
         assert face["mask"]["type"] == 0 and 0.5 <= face["mask"]["probability"] <= 1
@@ -381,3 +382,52 @@ def test_liveness_levels_on_real_photos(blazeface_client, faces_dir) -> None:
         body = err(client.post(URL, json={"image": spoof, "image_type": "BASE64", "liveness_control": level}),
                    223120, msg="liveness check fail")
         assert body["result"] is None
+
+
+def test_spoofing_and_eye_status_are_the_engine_measures(client, fast_engine, faces_dir) -> None:
+    """spoofing = 1 - the liveness score, eye_status = the eye model's per-eye open probability where the
+    engine has one (else the eye aspect ratio's score), on a real photo; matched to the engine by box."""
+    from visage.analysis.pipeline import AnalyzeOptions
+
+    data = (faces_dir / "two_people.jpg").read_bytes()
+    result = ok(client.post(URL, json={"image": b64(data), "image_type": "BASE64", "max_face_num": 10,
+                                       "face_field": "spoofing,eye_status,glasses"}))
+    truth = fast_engine.analyze(data, AnalyzeOptions(quality=True, attributes=frozenset({"liveness", "eyes_open"})))
+    assert result["face_num"] == len(truth.faces)
+    for face in result["face_list"]:
+        same = min(truth.faces, key=lambda f: abs(f.box.left - face["location"]["left"]))
+        attrs = same.attributes or {}
+        if "liveness" in attrs:
+            assert face["spoofing"] == pytest.approx(1 - attrs["liveness"]["score"], abs=1e-4)
+        else:
+            assert "spoofing" not in face
+        if "eyes_open" in attrs:
+            assert face["eye_status"] == pytest.approx({"left_eye": attrs["eyes_open"]["left"],
+                                                        "right_eye": attrs["eyes_open"]["right"]}, abs=1e-4)
+        assert set(face["eye_status"]) == {"left_eye", "right_eye"}
+        assert face["glasses"]["type"] in ("none", "common", "sun") and 0 <= face["glasses"]["probability"] <= 1
+
+
+@pytest.mark.parametrize("name", ["obama_partial_face.jpg", "obama_partial_face2.jpg"])
+def test_landmarks_of_a_cut_face_stay_in_the_image(client, faces_dir, name) -> None:
+    data = (faces_dir / name).read_bytes()
+    width, height = Image.open(io.BytesIO(data)).size
+    result = ok(client.post(URL, json={"image": b64(data), "image_type": "BASE64",
+                                       "face_field": "landmark,landmark150"}))
+    for face in result["face_list"]:
+        for key in ("landmark", "landmark72", "landmark150"):
+            assert all(0 <= p["x"] <= width and 0 <= p["y"] <= height for p in face[key]), key
+
+
+def test_location_and_senseid_rect_agree(fast_engine, faces_dir) -> None:
+    """The same face through Qiniu and SenseID: left + width is rect.right, top + height rect.bottom."""
+    data = (faces_dir / "two_people.jpg").read_bytes()
+    with TestClient(create_app(Settings(), fast_engine)) as c:
+        qiniu = ok(c.post(URL, json={"image": b64(data), "image_type": "BASE64", "max_face_num": 10}))["face_list"]
+        senseid = c.post("/quality/face/stateless", data={"encrypted_image": b64(data)}).json()["faces"]
+    assert len(qiniu) == len(senseid) >= 1
+    rects = {f["rect"]["left"]: f["rect"] for f in senseid}
+    for face in qiniu:
+        loc, rect = face["location"], rects[face["location"]["left"]]
+        assert (loc["left"] + loc["width"], loc["top"] + loc["height"]) == (rect["right"], rect["bottom"])
+        assert loc["top"] == rect["top"]
