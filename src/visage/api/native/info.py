@@ -21,7 +21,7 @@ from visage.api.dialects.threedivi.roc import get_roc
 from visage.api.native.routes import _ERRORS
 from visage.api.state import AppState, _presented_key, get_state, require_key
 from visage.calibration import DEFAULT_THRESHOLD, get_calibration
-from visage.errors import ModelUnavailableError, NotFoundError, UnauthorizedError
+from visage.errors import InvalidParameterError, ModelUnavailableError, NotFoundError, UnauthorizedError
 
 router = APIRouter(prefix="/v1", tags=["native"], responses=_ERRORS)
 
@@ -81,5 +81,5 @@ async def verify_operating_point(threshold: float = Query(DEFAULT_THRESHOLD, ge=
         return operating_point(state.engine.embedder_model, threshold)
     try:
         return operating_point(model, threshold)
-    except ModelUnavailableError:
+    except (ModelUnavailableError, InvalidParameterError):  # get_calibration: an unknown model is a 400 elsewhere
         raise NotFoundError(f"no calibration for embedder {model!r}") from None
