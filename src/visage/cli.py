@@ -166,7 +166,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             skipped += len(result.unindexed)
         info = service.describe_collection(args.collection)
         print(f"{len(paths)} images: {indexed} faces indexed, {skipped} not indexed, {failed} images failed; "
-              f"collection {info.collection_id} holds {info.face_count} faces")
+              f"collection {info.collection_id} holds {info.face_count} faces ({info.model} templates)")
     finally:
         service.store.close()
     return 0 if failed == 0 else 1
@@ -194,7 +194,12 @@ def cmd_collections(args: argparse.Namespace) -> int:
                 ids += page
                 if not token:
                     break
-            print("\n".join(ids))
+            # One line per collection: id, the embedder its templates come from (index and search use
+            # it), its template model and face count.
+            for cid in ids:
+                info = store.describe_collection(cid)
+                row = collection_json(info)
+                print(f"{cid}\t{row['embedder'] or '-'}\t{info.model}\t{info.face_count} faces")
         elif args.action == "create":
             engine = _engine(args)
             print(json.dumps(collection_json(store.create_collection(args.collection, engine.embedder_model,

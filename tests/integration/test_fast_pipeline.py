@@ -86,7 +86,7 @@ def test_max_faces_and_options(fast) -> None:
 
 
 def test_commercial_embedder_dlib_on_mesh_points() -> None:
-    """VISAGE_FAST_EMBEDDER=dlib: dlib's CC0 ResNet on mesh points, in dlib_resnet_v1's space."""
+    """VISAGE_EMBEDDER=dlib: dlib's CC0 ResNet on mesh points, in dlib_resnet_v1's space."""
     if not FACES.is_dir():
         pytest.skip(f"fixtures not found at {FACES}")
     from visage.analysis.fast_pipeline import FastConfig, FastPipeline

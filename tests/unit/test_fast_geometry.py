@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from visage.analysis.blazeface import Detection, _anchors, weighted_nms
-from visage.analysis.embedder_zoo import ARCFACE_112, similarity_transform
+from visage.analysis.embedders.align import ARCFACE_112, similarity_transform
 from visage.analysis.facemesh import Roi, roi_from_points, unwarp
 from visage.analysis.fast_pipeline import _tiles
 

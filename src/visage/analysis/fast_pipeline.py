@@ -1,4 +1,4 @@
-"""The ``fast`` pipeline: BlazeFace + Face Mesh + a zoo embedder, all on onnxruntime.
+"""The ``fast`` pipeline: BlazeFace + Face Mesh + an embedder (visage.analysis.embedders), on onnxruntime.
 
 Stages (each timed in ``ImageAnalysis.timings_ms``):
 
@@ -17,16 +17,18 @@ six mesh points through :func:`visage.analysis.pose.pose_from_points` (its sign 
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from visage.analysis.attributes import ATTRIBUTES, UNSUPPORTED, FaceAttributes
 from visage.analysis.blazeface import BlazeFace, Detection, weighted_nms
-from visage.analysis.embedder_dlib import DlibMeshEmbedder
-from visage.analysis.embedder_zoo import EMBEDDERS, ZooEmbedder
+from visage.analysis.embedders import DEFAULT_EMBEDDER, Embedder, build_embedder
+from visage.analysis.embedders.align import FacePoints
 from visage.analysis.facemesh import FaceMesh, Iris, MeshResult, roi_from_mesh, roi_from_points
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.analysis.pose import pose_from_points
@@ -42,7 +44,6 @@ from visage.types import Box, Face, ImageAnalysis, Landmarks
 # degrees; with 1, pitch read 7.8 degrees lower on average).
 MESH_POSE_INDICES = (4, 152, 33, 263, 61, 291)
 
-DEFAULT_EMBEDDER = "faceres-deep"
 _TILE_FRACTION = 0.6
 
 
@@ -65,30 +66,26 @@ class FastPipeline:
     short: BlazeFace
     full: BlazeFace
     mesh: FaceMesh
-    embedder: ZooEmbedder | DlibMeshEmbedder
+    embedder: Embedder
     iris: Iris | None = None
     config: FastConfig = field(default_factory=FastConfig)
     name: str = "fast"
     attributes: FaceAttributes | None = None
+    models_dir: Path | None = None
+    # Other embedders a request asked for by name (a collection made with another one), loaded on first use.
+    _others: dict[str, Embedder] = field(default_factory=dict, repr=False)
+    _others_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, config: FastConfig | None = None) -> FastPipeline:
-        config = config or FastConfig(embedder=settings.fast_embedder, iris=settings.fast_iris,
+        config = config or FastConfig(embedder=settings.embedder, iris=settings.fast_iris,
                                       max_faces=settings.max_faces, threads=settings.onnx_threads or None)
         md, th = settings.models_dir, config.threads
 
         def load(name: str):
             return load_zoo_model(name, md, th)
 
-        if config.embedder == "dlib":
-            from visage.models.fetch import ensure_models
-            from visage.models.registry import MODELS
-
-            path = ensure_models([MODELS["dlib_resnet_v1"]], md)["dlib_resnet_v1"]
-            embedder = DlibMeshEmbedder(path)
-        else:
-            emb_cfg = EMBEDDERS[config.embedder]
-            embedder = ZooEmbedder(load(emb_cfg.model), emb_cfg)
+        embedder = build_embedder(config.embedder, md, th)
         return cls(
             short=BlazeFace(load("facemesh-detection-short")),
             full=BlazeFace(load("facemesh-detection-full")),
@@ -97,7 +94,19 @@ class FastPipeline:
             iris=Iris(load("iris")) if config.iris else None,
             config=config,
             attributes=FaceAttributes(md, th),
+            models_dir=md,
         )
+
+    def embedder_named(self, name: str | None) -> Embedder:
+        """The pipeline's embedder, or the one ``name`` asks for (loaded once, on first use)."""
+        if name is None or name == self.embedder.name:
+            return self.embedder
+        with self._others_lock:
+            other = self._others.get(name)
+            if other is None:
+                other = self._others[name] = build_embedder(name, self.models_dir or Settings().models_dir,
+                                                            self.config.threads)
+        return other
 
     @property
     def embedder_model(self) -> str:
@@ -151,6 +160,12 @@ class FastPipeline:
                     for (d, m), m2 in zip(kept, again, strict=True)]
         return _dedupe(kept)
 
+    @staticmethod
+    def face_points(faces_mesh: list[tuple[Detection, MeshResult]]) -> list[FacePoints]:
+        """What the embedder aligns each face on: five points from the mesh (eye centres, nose tip,
+        mouth corners) and the mesh itself."""
+        return [FacePoints.from_mesh(m.points) for _, m in faces_mesh]
+
     # -- the Pipeline protocol --------------------------------------------------------------
 
     def analyze(self, image: np.ndarray, options: AnalyzeOptions) -> ImageAnalysis:
@@ -176,21 +191,26 @@ class FastPipeline:
         wanted = options.attributes
         faceres = None
         templates = [None] * len(faces_mesh)
+        embed_models: list[str] = []
         if options.templates and faces_mesh:
             t0 = time.perf_counter()
-            if wanted & {"age", "gender"} and self.embedder.config.model == "faceres-deep":
+            embedder = self.embedder_named(options.embedder)
+            points = self.face_points(faces_mesh)
+            if wanted & {"age", "gender"} and embedder.name == "faceres-deep":
                 # One FaceRes-Deep run gives the template and the age and gender heads.
-                faceres, templates = self.embedder.embed_with_outputs(image, meshes)
+                faceres, templates = embedder.embed_with_outputs(image, points)
             else:
-                templates = self.embedder.embed(image, meshes)
+                templates = embedder.embed(image, points)
             timings["embed"] = (time.perf_counter() - t0) * 1000
+            if embedder is not self.embedder:
+                embed_models = list(embedder.model_names)
 
         attrs: list[dict[str, object]] = [{} for _ in faces_mesh]
-        extra_models: list[str] = []
+        extra_models: list[str] = embed_models
         if wanted and faces_mesh and self.attributes is not None:
             res = self.attributes.run(image, meshes, wanted, faceres=faceres)
             attrs = res.values
-            extra_models = res.models
+            extra_models = [*embed_models, *res.models]
             timings.update(res.timings_ms)
 
         boxes, poses = [], []
