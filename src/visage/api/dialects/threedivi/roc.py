@@ -1,7 +1,8 @@
 """verify-matcher's ``fa_r`` / ``fr_r`` from a measured ROC of the embedder, kept as data.
 
-``src/visage/data/roc_<model>.json`` holds the cosine distances (``1 - cosine``) of every genuine and
-impostor pair of the labelled fixtures, as measured by ``bench/roc_threedivi.py``. At a request's
+``src/visage/data/roc_<model>.json`` holds the empirical curve over cosine distance (``1 - cosine``) of
+every genuine and impostor pair of calib/, measured by ``bench/calibrate.py`` with the thresholds of
+``calibration.json`` (older tables: the raw distances, ``bench/roc_threedivi.py``). At a request's
 distance ``d`` (the decision threshold a client would set there):
 
 * ``fa_r(d)``: share of impostor pairs with distance <= d (they would be falsely accepted);
@@ -45,6 +46,15 @@ class Roc:
         frr = 1.0 - np.searchsorted(gen, t, side="right") / gen.size
         return cls(model, gen, imp, measured_on, t, far, frr)
 
+    @classmethod
+    def from_curve(cls, model: str, distance: list[float], far: list[float], frr: list[float],
+                   measured_on: str) -> Roc:
+        t = np.asarray(distance, np.float64)
+        if t.size < 2 or np.any(np.diff(t) <= 0):
+            raise ValueError("an ROC curve needs increasing distances")
+        return cls(model, np.zeros(0), np.zeros(0), measured_on, t, np.asarray(far, np.float64),
+                   np.asarray(frr, np.float64))
+
     def rates(self, distance: float) -> tuple[float, float]:
         """(fa_r, fr_r) at ``distance``."""
         d = float(np.clip(distance, 0.0, 2.0))
@@ -67,4 +77,7 @@ def get_roc(model: str) -> Roc:
         raise ModelUnavailableError(
             f"no measured ROC for embedder {model!r}: verify-matcher cannot report fa_r/fr_r "
             "(run bench/roc_threedivi.py --write with that pipeline)")
+    if "curve" in data:
+        c = data["curve"]
+        return Roc.from_curve(model, c["distance"], c["fa_r"], c["fr_r"], data["measured_on"])
     return Roc.from_distances(model, data["genuine_distances"], data["impostor_distances"], data["measured_on"])
