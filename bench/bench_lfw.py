@@ -9,9 +9,10 @@ Per contender:
   set on calib/ before LFW is scored);
 * TAR at FAR 1e-3 and 1e-4, the threshold read on calib/'s ~34k impostor pairs and the TAR on its
   ~540 genuine pairs; the FAR at the default threshold on the same impostors;
-* images without a face (LFW and calib), and ms per face of the embed stage: wall and process CPU time
-  (CPU time is what a loaded shared machine still reads right; on an idle machine the wall time on 2
-  threads is about half of it). The detect + landmark stage is shared and timed once per image.
+* images without a face (LFW and calib), and ms per face of the embed stage on a fixed sample of LFW
+  images (``--timing-sample``, uncached, same run): wall and process CPU time (CPU time is what a loaded
+  shared machine still reads right; on an idle machine the wall time on 2 threads is about half of it).
+  face_recognition is timed per image (detect + encode) on a quarter of that sample.
 
 visage's embedders all run on the same alignment points (the default fast pipeline's detector and
 Face Mesh, chosen per image by recognition_sets.choose_face). face_recognition (dlib's HOG detector,
@@ -27,6 +28,7 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,6 +50,7 @@ from recognition_sets import (
     pair_scores,
     tar_at_far,
     tenfold,
+    time_embedder,
 )
 
 PUBLISHED = {"dlib": "99.38 (dlib's own detector and alignment)", "face_recognition": "99.38",
@@ -70,6 +73,7 @@ def face_recognition_templates(root: Path, rel: list[str], cache: Path,
     """face_recognition's own pipeline (HOG detector, upsample 1; 5-point chip; ResNet), cached."""
     import face_recognition as fr
 
+    cache.mkdir(parents=True, exist_ok=True)
     path = cache / f"{root.name}-face_recognition.npz"
     known = dict(np.load(path)) if path.is_file() else {}
     none_path = cache / f"{root.name}-face_recognition-none.json"
@@ -103,6 +107,8 @@ def main() -> None:
     parser.add_argument("--fr-folds", default="1", help="LFW folds for face_recognition ('' = skip it)")
     parser.add_argument("--no-calib-fr", action="store_true", help="skip face_recognition on calib/")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/rec-cache"))
+    parser.add_argument("--timing-sample", type=int, default=100,
+                        help="LFW images every contender is timed on, uncached (face_recognition: a quarter)")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
 
@@ -133,21 +139,24 @@ def main() -> None:
     lfw_points = faces.points(LFW, lfw_rel)
     cal_points = faces.points(CALIB, cal_rel)
     cache = faces.cache
+    sample = lfw_rel[:: max(1, len(lfw_rel) // args.timing_sample)][: args.timing_sample]
     rows = []
     for name in names:
         emb = build_embedder(name, settings.models_dir, threads)
-        ms: list[float] = []
-        t_lfw = embed_cached(emb, LFW, lfw_points, cache, ms)
-        t_cal = embed_cached(emb, CALIB, cal_points, cache, ms)
+        t_lfw = embed_cached(emb, LFW, lfw_points, cache, [])
+        t_cal = embed_cached(emb, CALIB, cal_points, cache, [])
+        ms = time_embedder(emb, LFW, lfw_points, sample)
         rows.append(score(name, emb.template_model, emb.dim, t_lfw, t_cal, ms, lfw_keys, same, fold_of,
                           fr_folds, gen_pairs, imp_pairs, get_calibration, ModelUnavailableError))
         print_row(rows[-1])
     if fr_folds:
         fr_pairs = [p for p in lfw_pairs() if p.fold in fr_folds]
         fr_rel = sorted({r for p in fr_pairs for r in (p.a, p.b)})
-        ms = []
-        t_lfw = face_recognition_templates(LFW, fr_rel, args.cache, ms)
-        t_cal = {} if args.no_calib_fr else face_recognition_templates(CALIB, cal_rel, args.cache, ms)
+        t_lfw = face_recognition_templates(LFW, fr_rel, args.cache, [])
+        t_cal = {} if args.no_calib_fr else face_recognition_templates(CALIB, cal_rel, args.cache, [])
+        ms: list[float] = []
+        with tempfile.TemporaryDirectory() as fresh:  # uncached: every image of the sample is timed
+            face_recognition_templates(LFW, sample[: args.timing_sample // 4], Path(fresh), ms)
         rows.append(score_face_recognition(t_lfw, t_cal, fr_pairs, gen_pairs, imp_pairs, ms))
         print_row(rows[-1])
     detect = statistics.median(faces.detect_ms) if faces.detect_ms else None
@@ -167,9 +176,7 @@ def score(name, model, dim, t_lfw, t_cal, ms, lfw_keys, same, fold_of, fr_folds,
     row: dict = {"name": name, "template_model": model, "dim": dim,
                  "lfw_no_face": sum(v is None for v in t_lfw.values()),
                  "calib_no_face": sum(v is None for v in t_cal.values()),
-                 "ms_per_face": round(statistics.median(w for w, _ in ms), 1) if ms else None,
-                 "cpu_ms_per_face": round(statistics.median(c for _, c in ms), 1) if ms else None,
-                 "faces_timed": len(ms)}
+                 "ms_per_face": round(ms[0], 1), "cpu_ms_per_face": round(ms[1], 1)}
     if len(np.unique(fold_of)) == 10:
         mean, sd, _ = tenfold(s, same, fold_of)
         row.update(lfw_tenfold=round(100 * mean, 2), lfw_sd=round(100 * sd, 2))

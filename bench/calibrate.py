@@ -39,16 +39,17 @@ GRID = np.round(np.arange(0.0, 2.0 + 1e-9, 0.0025), 4)
 
 def calibrate(genuine: np.ndarray, impostor: np.ndarray) -> dict:
     """The calibration row of one model from its calib/ genuine and impostor cosines."""
-    t3 = tar_at_far(genuine, impostor, 1e-3)[1]
-    t4 = tar_at_far(genuine, impostor, 1e-4)[1]
+    # Rounded up to the stored 4 decimals, so the stored threshold keeps the FAR at or below its target.
+    t3 = math.ceil(tar_at_far(genuine, impostor, 1e-3)[1] * 1e4) / 1e4
+    t4 = math.ceil(tar_at_far(genuine, impostor, 1e-4)[1] * 1e4) / 1e4
     scale = (t4 - t3) / math.log(4.0) if t4 > t3 else 0.01
     return {
-        "cosine_threshold": round(t3, 4),
+        "cosine_threshold": t3,
         "cosine_scale": round(max(scale, 1e-4), 4),
         "genuine_pairs": int(genuine.size), "impostor_pairs": int(impostor.size),
-        "far_at_0.5": round(float((impostor >= round(t3, 4)).mean()), 5),
-        "frr_at_0.5": round(float((genuine < round(t3, 4)).mean()), 4),
-        "cosine_at_0.8": round(t4, 4),
+        "far_at_0.5": round(float((impostor >= t3).mean()), 5),
+        "frr_at_0.5": round(float((genuine < t3).mean()), 4),
+        "cosine_at_0.8": t4,
         "far_at_0.8": round(float((impostor >= t4).mean()), 5),
         "frr_at_0.8": round(float((genuine < t4).mean()), 4),
         "genuine_mean": round(float(genuine[np.isfinite(genuine)].mean()), 4),
