@@ -112,8 +112,9 @@ class CollectionService:
         if max_faces is not None and not 1 <= max_faces <= MAX_INDEX_FACES:
             raise InvalidParameterError(f"max_faces must be in 1..{MAX_INDEX_FACES}")
         # Quality feeds LOW_BRIGHTNESS, LOW_SHARPNESS and LOW_FACE_QUALITY (about 9 ms a face).
+        # At most the MAX_INDEX_FACES largest faces are analysed (the pipeline returns them largest first).
         analysis = self.engine.analyze(image, AnalyzeOptions(landmarks=True, pose=True, templates=True,
-                                                             quality=level != "NONE",
+                                                             quality=level != "NONE", max_faces=MAX_INDEX_FACES,
                                                              embedder=self._embedder_for(info)))
         size = (analysis.width, analysis.height)
         keep: list[Face] = []

@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="Port the server binds to.")
     pipeline: str = Field(
         "fast",
-        description="Model pipeline: 'fast' (detector + Face Mesh + VISAGE_EMBEDDER on onnxruntime; default, over"
+        description="Model pipeline: 'fast' (RetinaFace + Face Mesh + VISAGE_EMBEDDER on onnxruntime; default, over"
         " 10x faster than face_recognition, see docs/models.md) or 'dlib'.",
     )
     store_url: str | None = Field(
@@ -43,7 +43,15 @@ class Settings(BaseSettings):
 
     # Engine.
     upsample: int = Field(1, ge=0, le=3, description="Detector upsampling passes (finds smaller faces, slower).")
-    max_faces: int = Field(100, gt=0, description="Most faces analysed per image.")
+    max_faces: int = Field(120, gt=0, description="Most faces analysed per image (Qiniu's max_face_num goes to 120).")
+    detector: Literal["retinaface", "blazeface"] = Field(
+        "retinaface",
+        description="Face detector of the fast pipeline: 'retinaface' (RetinaFace-MobileNet0.25: small faces,"
+        " profiles, crowds; default) or 'blazeface' (MediaPipe's BlazeFace pair). See docs/models.md.",
+    )
+    min_face_size: int = Field(
+        0, ge=0, description="Fast pipeline: faces whose box's longer side is below this many pixels are dropped.",
+    )
     embedder: str = Field(
         DEFAULT_EMBEDDER,
         description="Face embedder of the fast pipeline (docs/models.md lists each with its LFW/calib figures):"

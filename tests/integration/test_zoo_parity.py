@@ -38,7 +38,7 @@ def setup():
     if not FIXTURE.is_file():
         pytest.skip(f"fixture {FIXTURE} not found")
     settings = Settings()
-    pipe = FastPipeline.from_settings(settings, FastConfig(iris=True))
+    pipe = FastPipeline.from_settings(settings, FastConfig(iris=True, detector="blazeface"))
     image = load_image(FIXTURE.read_bytes()).rgb
     dets = pipe.detect(image)
     meshes = [m.points for _, m in pipe.landmarks(image, dets)]
@@ -50,11 +50,11 @@ def pipeline_input(name: str, settings, pipe, image, dets, meshes) -> np.ndarray
     """The batch the fast pipeline feeds model ``name`` for this photo (both faces)."""
     if name == "facemesh-detection-short":
         batch = np.empty((1, 128, 128, 3), np.float32)
-        pipe.short.letterbox(image, batch[0])
+        pipe.detector.short.letterbox(image, batch[0])
         return batch
     if name == "facemesh-detection-full":
         batch = np.empty((1, 192, 192, 3), np.float32)
-        pipe.full.letterbox(image, batch[0])
+        pipe.detector.full.letterbox(image, batch[0])
         return batch
     if name == "facemesh":
         rois = [roi_from_points(d.keypoints[0], d.keypoints[1], tuple(d.box)) for d in dets]

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 
-from visage.analysis.blazeface import Detection, _anchors, weighted_nms
+from visage.analysis.detectors.base import Detection, weighted_nms
+from visage.analysis.detectors.blazeface import _anchors, tiles
 from visage.analysis.embedders.align import ARCFACE_112, similarity_transform
 from visage.analysis.facemesh import Roi, roi_from_points, unwarp
-from visage.analysis.fast_pipeline import _tiles
 
 
 def test_anchor_layouts_match_the_models() -> None:
@@ -34,10 +34,10 @@ def test_weighted_nms_blends_overlaps_and_keeps_separate_faces() -> None:
 
 
 def test_tiles_cover_the_image_with_overlap() -> None:
-    tiles = _tiles(320, 180)
-    assert len(tiles) == 4
+    grid = tiles(320, 180)
+    assert len(grid) == 4
     covered = np.zeros((180, 320), bool)
-    for x0, y0, x1, y1 in tiles:
+    for x0, y0, x1, y1 in grid:
         assert 0 <= x0 < x1 <= 320 and 0 <= y0 < y1 <= 180
         covered[y0:y1, x0:x1] = True
     assert covered.all()

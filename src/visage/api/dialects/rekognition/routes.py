@@ -88,7 +88,11 @@ def analysis_options(templates: bool = False, wanted: set[str] | None = None) ->
     sources = {ENGINE_ATTRIBUTE[f] for f in wanted or () if f in ENGINE_ATTRIBUTE}
     if sources:
         extra["attributes"] = frozenset(sources)
-    return AnalyzeOptions(landmarks=True, pose=True, templates=templates, **extra)
+    # AWS: DetectFaces (and every operation here) works on "the 100 largest faces in the image".
+    return AnalyzeOptions(landmarks=True, pose=True, templates=templates, max_faces=REKOGNITION_MAX_FACES, **extra)
+
+
+REKOGNITION_MAX_FACES = 100
 
 
 #: FaceDetail member -> the engine attribute that measures it (docs/attributes.md). Members not listed

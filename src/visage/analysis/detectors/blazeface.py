@@ -16,25 +16,11 @@ of both models are merged with NMS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
+from visage.analysis.detectors.base import Detection, weighted_nms
 from visage.models.zoo import ZooModel
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Detection:
-    """A face in image pixels: box (x0, y0, x1, y1), score in [0, 1], 6 keypoints (6 x 2)."""
-
-    box: np.ndarray
-    score: float
-    keypoints: np.ndarray
-
-    @property
-    def size(self) -> float:
-        return float(max(self.box[2] - self.box[0], self.box[3] - self.box[1]))
 
 
 def _anchors(size: int, strides: tuple[int, ...], per_cell: tuple[int, ...]) -> np.ndarray:
@@ -109,25 +95,49 @@ class BlazeFace:
         return dets
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
+TILE_FRACTION = 0.6
 
 
-def weighted_nms(dets: list[Detection], threshold: float = 0.3) -> list[Detection]:
-    """MediaPipe-style NMS: each kept detection is the score-weighted mean of its overlapping group."""
-    remaining = sorted(dets, key=lambda d: d.score, reverse=True)
-    out = []
-    while remaining:
-        best = remaining[0]
-        group = [d for d in remaining if iou(best.box, d.box) >= threshold]
-        remaining = [d for d in remaining if iou(best.box, d.box) < threshold]
-        weights = np.array([d.score for d in group], np.float32)
-        weights /= weights.sum()
-        box = np.sum([w * d.box for w, d in zip(weights, group, strict=True)], axis=0)
-        kps = np.sum([w * d.keypoints for w, d in zip(weights, group, strict=True)], axis=0)
-        out.append(Detection(box=box.astype(np.float32), score=best.score, keypoints=kps.astype(np.float32)))
-    return out
+class BlazeFacePair:
+    """The short-range and full-range models on one downscaled copy of the image, plus tiles.
+
+    With ``tiles`` and a long side of ``tile_min_side`` or more, the full-range model also runs on a
+    2 x 2 grid of overlapping tiles (:func:`tiles`). Detections of every pass merge by weighted NMS.
+    """
+
+    model_names = ("human-facemesh-detection-short", "human-facemesh-detection-full")
+
+    def __init__(self, short: BlazeFace, full: BlazeFace, min_score: float = 0.5, nms_iou: float = 0.3,
+                 tiles: bool = True, tile_min_side: int = 1280) -> None:
+        self.short, self.full = short, full
+        self.min_score, self.nms_iou = min_score, nms_iou
+        self.tiles, self.tile_min_side = tiles, tile_min_side
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        h, w = image.shape[:2]
+        tiled = self.tiles and max(h, w) >= self.tile_min_side
+        # One area-averaged downscale serves every pass: long side 192 (whole-image pass), or 320 when
+        # tiling, so that a 0.6 tile is 192 pixels, the full-range model's input, with no second resize.
+        target = round(self.full.size / TILE_FRACTION) if tiled else self.full.size
+        scale = min(1.0, target / max(h, w))
+        small = image
+        if scale < 1.0:
+            small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                               interpolation=cv2.INTER_AREA)
+        sh, sw = small.shape[:2]
+        dets = self.short.detect(small, self.min_score)
+        regions = [(0, 0, sw, sh)] + (tiles(sw, sh) if tiled else [])
+        dets += self.full.detect(small, self.min_score, regions)
+        if scale < 1.0:
+            dets = [d.scaled(1.0 / scale) for d in dets]
+        return weighted_nms(dets, self.nms_iou)
+
+
+def tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """A 2 x 2 grid of overlapping tiles (x0, y0, x1, y1), each 0.6 of the image on both axes.
+
+    At the full-range model's 192-pixel input a tile shows faces at about 1.7x the scale of the whole
+    image's pass: the second chance for small faces in group photos (docs/models.md).
+    """
+    tw, th = round(width * TILE_FRACTION), round(height * TILE_FRACTION)
+    return [(x, y, x + tw, y + th) for y in (0, height - th) for x in (0, width - tw)]

