@@ -88,7 +88,9 @@ class VisageFaces:
 
     def __init__(self, pipe, cache: Path) -> None:
         self.pipe = pipe
-        src = inspect.getsource(type(pipe).face_points) + ",".join(pipe.models())
+        # Keyed by what decides the points (detector and landmark models, the points rule), not the embedder.
+        models = [m for m in pipe.models() if m not in pipe.embedder.model_names]
+        src = inspect.getsource(type(pipe).face_points) + ",".join(models)
         self.tag = hashlib.sha256(src.encode()).hexdigest()[:10]
         self.cache = cache / f"points-{self.tag}"
         self.cache.mkdir(parents=True, exist_ok=True)
@@ -155,7 +157,7 @@ def embed_cached(embedder, root: Path, points: dict[str, object], cache: Path,
         t0, c0 = time.perf_counter(), time.process_time()
         known[r] = embedder.embed(image, [points[r]])[0].vector
         timings.append(((time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000))
-        if n % 1000 == 0:
+        if n % 250 == 0:
             np.savez(path, **known)
     if todo:
         np.savez(path, **known)
@@ -181,11 +183,13 @@ def _flip_from_twin(embedder, root: Path, points: dict[str, object], cache: Path
     known: dict[str, np.ndarray] = dict(np.load(path)) if path.is_file() else {}
     todo = [r for r, p in points.items() if p is not None and r not in known]
     mirror_timings = []
-    for r in todo:
+    for n, r in enumerate(todo, 1):
         image = load_image((root / r).read_bytes()).rgb
         t0, c0 = time.perf_counter(), time.process_time()
         known[r] = plain.vectors(plain.crops(image, [points[r]])[:, :, ::-1].copy())[0]
         mirror_timings.append(((time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000))
+        if n % 250 == 0:
+            np.savez(path, **known)
     if todo:
         np.savez(path, **known)
     if plain_timings and mirror_timings:
