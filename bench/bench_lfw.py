@@ -159,13 +159,18 @@ def main() -> None:
         print_row(rows[-1])
     if fr_folds:
         fr_pairs = [p for i, p in enumerate(all_pairs) if p.fold in fr_folds and i in chosen]
-        fr_rel = sorted({r for p in fr_pairs for r in (p.a, p.b)})
+        fr_all = [p for p in all_pairs if p.fold in fr_folds]  # every pair of those folds, besides the subset
+        fr_rel = sorted({r for p in fr_all for r in (p.a, p.b)})
         t_lfw = face_recognition_templates(LFW, fr_rel, args.cache, [])
         t_cal = {} if args.no_calib_fr else face_recognition_templates(CALIB, cal_rel, args.cache, [])
         ms: list[float] = []
         with tempfile.TemporaryDirectory() as fresh:  # uncached: every image of the sample is timed
             face_recognition_templates(LFW, sample[: args.timing_sample // 4], Path(fresh), ms)
         rows.append(score_face_recognition(t_lfw, t_cal, fr_pairs, gen_pairs, imp_pairs, ms))
+        whole = pair_scores(t_lfw, [(p.a, p.b) for p in fr_all], lambda a, b: -float(np.linalg.norm(a - b)))
+        rows[-1]["lfw_acc_default_fr_folds_all_pairs"] = round(
+            100 * accuracy_at(whole, np.array([p.same for p in fr_all]), -0.6), 2)
+        rows[-1]["fr_folds_all_pairs"] = len(fr_all)
         print_row(rows[-1])
     detect = statistics.median(faces.detect_ms) if faces.detect_ms else None
     print(f"\nvisage detect+landmarks per image (median, this run; cached images not re-timed): "
