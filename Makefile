@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install models serve test test-fast bench lint clean
+.PHONY: install models browser serve test test-fast bench lint clean
 
 install: $(STAMP) models
 
@@ -20,8 +20,24 @@ models: $(STAMP)
 serve: install
 	$(BIN)/visage serve
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q
+
+# The console's browser tests (tests/integration/test_console.py) drive Debian's Chromium through its
+# chromedriver. Installed with apt-get only when absent (CI runs as root on a bare machine). When the
+# install is impossible (not root, no apt), say so loudly; those tests then skip and name the reason.
+CHROMIUM_BINS := /usr/bin/chromium /usr/bin/chromedriver
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+	  echo "browser: $$(/usr/bin/chromium --version 2>/dev/null | head -1) and chromedriver present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "browser: installing Debian's chromium and chromium-driver"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	    chromium chromium-driver fonts-dejavu-core || echo "WARNING: apt-get could not install chromium; the console's browser tests will skip"; \
+	else \
+	  echo "WARNING: $(CHROMIUM_BINS) missing and apt-get is unavailable or not root:" \
+	    "install chromium and chromium-driver, or the console's browser tests will skip"; \
+	fi
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -35,6 +51,7 @@ $(VENV)/.peer: $(STAMP)
 # Every figure is printed with its peer or reference from the same run (face_recognition; exact search).
 bench: install $(VENV)/.peer
 	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_detect.py --wider-step 2 --json bench/results/bench_detect.json
 	$(BIN)/python bench/bench_quality.py
 	$(BIN)/python -W ignore bench/bench_store.py --sizes 100000,1000000
 	$(BIN)/python bench/bench_server.py --seconds 60 --requests 10000

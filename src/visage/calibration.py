@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from visage.errors import ModelUnavailableError
+from visage.errors import InvalidParameterError
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -46,12 +46,23 @@ def _table() -> dict[str, dict[str, object]]:
     return json.loads(text)["models"]
 
 
+def known_models() -> list[str]:
+    """The embedders with a measured calibration: the only template models visage can compare."""
+    return sorted(_table())
+
+
 def get_calibration(model: str) -> Calibration:
-    """The calibration of ``model``; a model without one cannot produce similarities."""
+    """The calibration of ``model``; a model without one cannot produce similarities.
+
+    An unknown name comes from the caller (a template or an import file naming a model this
+    build does not have), so it is an invalid parameter (400), not an unavailable service.
+    """
     try:
         row = _table()[model]
-    except KeyError:
-        raise ModelUnavailableError(f"no score calibration for embedder {model!r}; run bench/calibrate.py") from None
+    except (KeyError, TypeError):
+        name = model[:64] if isinstance(model, str) else model
+        raise InvalidParameterError(
+            f"unknown template model {name!r}; this server compares {', '.join(known_models())}") from None
     return Calibration(
         model=model,
         cosine_threshold=float(row["cosine_threshold"]),

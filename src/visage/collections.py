@@ -8,8 +8,10 @@ through the collection model's calibration, so the index does the filtering.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from visage.analysis.embedders import embedder_for_template
 from visage.analysis.pipeline import AnalyzeOptions
@@ -23,7 +25,7 @@ from visage.errors import (
     NotFoundError,
     TemplateMismatchError,
 )
-from visage.store import AssociationResult, CollectionInfo, FaceRecord, NewFace, TemplateStore, UserRecord
+from visage.store import AssociationResult, CollectionInfo, FaceRecord, NewFace, TemplateStore, UserRecord, portable
 from visage.store.base import MAX_PAGE
 from visage.types import Face, ImageAnalysis, Template
 
@@ -239,6 +241,24 @@ class CollectionService:
         calibration = get_calibration(template.model)
         hits = self.store.search(collection_id, template, max_faces, self._min_cosine(template, threshold))
         return [FaceMatch(h.face, round(calibration.similarity(h.cosine), 6)) for h in hits]
+
+
+def import_collection(store: TemplateStore, fp: IO[str], collection_id: str | None = None) -> CollectionInfo:
+    """Import an export file after checking it in full (400 naming the line) and its model.
+
+    A model without a calibration could never be searched, so such a file is refused before
+    anything is written; the store then loads it all-or-nothing (see ``store.portable``).
+    """
+    if not fp.seekable():
+        fp = io.StringIO(fp.read())
+    start = fp.tell()
+    checked = portable.check_export(fp, collection_id)
+    try:
+        get_calibration(checked.model)
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(f"import line 1: {exc.message}", line=1) from None
+    fp.seek(start)
+    return store.import_collection(fp, collection_id)
 
 
 def _numeric(quality: dict | None) -> dict[str, float] | None:

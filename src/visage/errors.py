@@ -76,6 +76,12 @@ class ModelUnavailableError(VisageError):
     code = "model_unavailable"
 
 
+class StoreUnavailableError(VisageError):
+    """The template store cannot be used now (held by another process, database down); retry later."""
+
+    code = "store_unavailable"
+
+
 class TemplateMismatchError(VisageError):
     """Two templates (or a template and a collection) come from different embedding models."""
 

@@ -43,8 +43,8 @@ def test_cli_models_list(capsys) -> None:
     assert {r["name"] for r in rows} >= {"dlib_resnet_v1", "dlib_shape_predictor_5"}
 
 
-def test_server_process_serves_concurrent_requests(faces_dir) -> None:
-    proc, base = start_server({})
+def test_server_process_serves_concurrent_requests(faces_dir, tmp_path) -> None:
+    proc, base = start_server({"VISAGE_STORE_URL": f"sqlite:///{tmp_path}/v.db"})
     try:
         image = (faces_dir / "scenes/kit_with_rose.jpg").read_bytes()
 

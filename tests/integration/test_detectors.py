@@ -88,3 +88,13 @@ def test_minimum_face_size_and_request_limit(pipe: FastPipeline) -> None:
     assert len(big.analyze(image, OPTIONS).faces) == 2
     one = pipe.analyze(image, AnalyzeOptions(landmarks=False, pose=False, max_faces=1)).faces
     assert len(one) == 1 and one[0].box.area == max(f.box.area for f in faces)
+
+
+def test_very_large_image_runs_tiles_and_merges_duplicates(pipe: FastPipeline) -> None:
+    image = rgb("two_people.jpg")
+    big = cv2.resize(image, None, fx=2.8, fy=2.8, interpolation=cv2.INTER_LINEAR)   # long side > 2,560 px
+    assert max(big.shape[:2]) > pipe.detector.policy.tile_above
+    dets = pipe.detect(big)
+    assert len(dets) == 2                          # the whole-image pass and the tiles agree, NMS keeps one each
+    small = sorted(d.box[0] for d in pipe.detect(image))
+    np.testing.assert_allclose(sorted(d.box[0] / 2.8 for d in dets), small, atol=0.05 * image.shape[1])

@@ -59,3 +59,29 @@ def test_nms_keeps_the_best_of_each_overlap_group() -> None:
     assert [d.score for d in kept] == [0.9, 0.7]
     m = iou_matrix(np.array([[0, 0, 10, 10]]), np.array([[5, 0, 15, 10], [20, 20, 30, 30]]))
     np.testing.assert_allclose(m, [[1 / 3, 0.0]])
+
+
+def test_input_blob_is_bgr_minus_mean_padded_with_zero() -> None:
+    from visage.analysis.detectors.retinaface import MEAN_BGR, RetinaFace
+
+    class Session:
+        def get_inputs(self):
+            return [type("I", (), {"name": "input"})()]
+
+        def get_outputs(self):
+            return [type("O", (), {"name": n})() for n in ("loc", "conf", "landmarks")]
+
+        def run(self, names, feeds):
+            self.blob = feeds["input"]
+            n = len(anchors(*self.blob.shape[2:]))
+            return [np.zeros((1, n, 4), np.float32), np.zeros((1, n, 2), np.float32), np.zeros((1, n, 10), np.float32)]
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    session = Session()
+    assert RetinaFace(session).run(image, 0.5) == []
+    blob = session.blob
+    assert blob.shape == (1, 3, 64, 96) and blob.dtype == np.float32
+    expected = image[:, :, ::-1].astype(np.float32) - MEAN_BGR
+    np.testing.assert_array_equal(blob[0, :, :50, :70], expected.transpose(2, 0, 1))
+    assert not blob[0, :, 50:, :].any() and not blob[0, :, :, 70:].any()

@@ -70,7 +70,7 @@ class FastConfig:
     nms_iou: float | None = None              # None: the detector's own default (0.4, 0.3)
     min_mesh_score: float = 0.5
     # Detections scoring at least this are kept whatever their mesh says (None: the detector's default,
-    # RetinaFace 0.9, BlazeFace never): Face Mesh scores profiles, faces cut by the border and small
+    # RetinaFace 0.8, BlazeFace never): Face Mesh scores profiles, faces cut by the border and small
     # occluded faces near 0, and RetinaFace finds them; such a face's box is the detector's.
     trust_detector_score: float | None = None
     min_face_size: int = 0           # faces whose mesh box's longer side is below this (pixels) are dropped

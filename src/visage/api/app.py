@@ -14,22 +14,29 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from visage import __version__
+from visage.api import console
+from visage.api.admission import BodyBudgetMiddleware
 from visage.api.body import BodyLimitMiddleware
 from visage.api.dialects import qiniu, quality_stateless, rekognition, threedivi
 from visage.api.errors import status_for
 from visage.api.inference import InferencePool
 from visage.api.keys import KeyRing
+from visage.api.memory import tune_allocator
 from visage.api.metrics import Metrics
 from visage.api.native.collections import router as collections_router
+from visage.api.native.info import router as info_router
 from visage.api.native.routes import router as native_router
-from visage.api.state import AppState
+from visage.api.state import AppState, require_key
+from visage.api.timeouts import BodyTimeoutMiddleware
 from visage.config import Settings, get_settings
 from visage.engine import Engine
 from visage.errors import InvalidParameterError, NotFoundError, VisageError
@@ -61,6 +68,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tune_allocator()  # large bodies and images go back to the OS when freed (visage.api.memory)
         task = None
         if state.engine_ is None:
             task = asyncio.get_running_loop().run_in_executor(None, _load_quietly, state)
@@ -70,11 +78,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         state.pool.shutdown()
         state.close()
 
-    app = FastAPI(title="visage", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="visage", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None,
                   description="Self-hosted face analysis. Native API; vendor dialects are mounted beside it.")
     app.state.visage = state
     app.state.error_renderers = {"native": render_native_error}
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.body_timeout_s)
+    app.add_middleware(BodyBudgetMiddleware, budget_bytes=settings.max_body_bytes_in_flight,
+                       max_request_bytes=settings.max_request_bytes)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable) -> Response:
@@ -87,7 +99,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         elapsed = time.perf_counter() - start
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
-        state.metrics.requests.labels(route=path, method=request.method, status=str(response.status_code)).inc()
+        method = request.method if request.method in _METHODS else "other"  # clients choose methods: bound them
+        state.metrics.requests.labels(route=path, method=method, status=str(response.status_code)).inc()
         state.metrics.latency.labels(route=path).observe(elapsed)
         response.headers["X-Request-Id"] = request_id
         log.info("request", extra={"request_id": request_id, "method": request.method, "route": path,
@@ -119,6 +132,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             return JSONResponse({"error": {"code": "method_not_allowed", "message": err.message}}, status_code=405)
         return render(request, InvalidParameterError(str(exc.detail)))
 
+    @app.exception_handler(ClientDisconnect)
+    async def on_disconnect(request: Request, exc: ClientDisconnect) -> Response:
+        # The client went away mid-upload: nothing to answer and nothing broken; not an ERROR.
+        log.info("client disconnected before the request body was read",
+                 extra={"request_id": getattr(request.state, "request_id", None)})
+        return Response(status_code=400)
+
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path,
@@ -128,13 +148,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process serves HTTP")
     async def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+        return {"status": "ok"}  # no version: an open probe should not tell what to attack
 
-    @app.get("/readyz", tags=["ops"], summary="Readiness: models are loaded")
+    @app.get("/readyz", tags=["ops"], summary="Readiness: models are loaded and the store answers a read")
     async def readyz() -> Response:
         if state.engine_ is None or state.load_error is not None:
             return JSONResponse({"status": "loading" if state.load_error is None else "failed",
                                  "error": state.load_error}, status_code=503)
+        problem = await asyncio.to_thread(state.store_problem)
+        if problem is not None:
+            state.metrics.ready.set(0)
+            return JSONResponse({"status": "store_unavailable", "error": problem}, status_code=503)
+        state.metrics.ready.set(1)
         return JSONResponse({"status": "ready", "pipeline": state.engine_.pipeline.name,
                              "models": state.engine_.pipeline.models()})
 
@@ -143,18 +168,48 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         state.metrics.queue_depth.set(state.pool.depth)
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    _mount_docs(app, settings)
     app.include_router(native_router)
     app.include_router(collections_router)
+    app.include_router(info_router)
     threedivi.mount(app, settings)
     quality_stateless.mount(app)
     qiniu.mount(app)
     rekognition.mount(app, settings)
+    console.mount(app)
+    if state.api_keys.enabled and not app.state.qiniu.keys.required:
+        log.warning("VISAGE_API_KEYS protects the native, 3DiVi and SenseID routes, but Qiniu's /v2/facedetect"
+                    " has its own keys and is OPEN: set VISAGE_QINIU_KEYS (or VISAGE_QINIU_KEYS_FILE) to close it")
     return app
+
+
+_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"})
+
+
+def _mount_docs(app: FastAPI, settings: Settings) -> None:
+    """/openapi.json and /docs: behind the native keys when keys are set ('auto'), or open, or absent."""
+    if settings.docs == "off":
+        return
+    deps = [Depends(require_key("read"))] if settings.docs == "auto" else []
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=deps)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=deps)
+    async def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="visage API")
 
 
 def _load_quietly(state: AppState) -> None:
     try:
         state.load_engine()
-        state.store  # noqa: B018 - open (and check) the store before declaring ready
     except Exception:
         log.exception("model loading failed")
+        return
+    try:
+        state.store  # noqa: B018 - open (and check) the store before declaring ready
+    except VisageError as exc:  # e.g. store_locked: another process holds the SQLite file; /readyz says so
+        state.metrics.ready.set(0)
+        where = f" [{exc.details['path']}]" if exc.details.get("path") else ""  # the log may name the file
+        log.error("the template store is not usable: %s%s (/readyz answers 503 until it is)", exc.message, where)

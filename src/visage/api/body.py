@@ -8,6 +8,7 @@ rendered in that route's dialect envelope.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -51,8 +52,41 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
 
+def _why(exc: BaseException) -> str:
+    return ": a lone surrogate escape" if "surrogate" in str(exc) else ""
+
+
 def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def strict_loads(raw: bytes | str, **kwargs: Any) -> Any:
+    """``json.loads`` that also refuses lone surrogates (``"\\ud800"``), raising ``ValueError``.
+
+    Python's parser accepts an unpaired ``\\uD800``-``\\uDFFF`` escape and yields a string UTF-8
+    cannot encode: it would fail later, far from the parser (a store write, an echoed error
+    message), as a 500. Only a body holding such an escape pays for the walk.
+    """
+    data = json.loads(raw, **kwargs)
+    probe = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+    if _SURROGATE_ESCAPE.search(probe):
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, dict):
+                stack.extend(item.keys())
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, str):
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError("JSON string holds a lone surrogate escape (not Unicode text)") from None
+    return data
 
 
 async def read_json(request: Request) -> dict[str, Any]:
@@ -61,9 +95,9 @@ async def read_json(request: Request) -> dict[str, Any]:
     if not raw:
         raise InvalidParameterError("request body is empty; send a JSON object")
     try:
-        data = json.loads(raw)
+        data = strict_loads(raw)
     except (ValueError, RecursionError) as exc:
-        raise InvalidParameterError("request body is not valid JSON") from exc
+        raise InvalidParameterError(f"request body is not valid JSON{_why(exc)}") from exc
     if not isinstance(data, dict):
         raise InvalidParameterError("request body must be a JSON object")
     return data

@@ -23,7 +23,10 @@ HTTP_STATUS: dict[str, int] = {
     "throttled": 429,
     "timeout": 504,
     "model_unavailable": 503,
+    "store_unavailable": 503,
+    "store_locked": 503,
     "request_too_large": 413,
+    "request_timeout": 408,
     "internal_error": 500,
 }
 

@@ -173,8 +173,11 @@ class SQLiteStore:
             fcntl.flock(self._lock_fp, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             self._lock_fp.close()
-            raise StoreLockedError(f"{self.path} is open in another process") from exc
+            raise StoreLockedError(
+                "the SQLite store is open in another process (one process owns it: stop that one, or use"
+                " PostgreSQL to share a store)", path=str(self.path)) from exc
         self._wlock = threading.RLock()
+        self._atomic = False
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
@@ -240,11 +243,47 @@ class SQLiteStore:
         return conn
 
     @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction around several store calls (import): all of them commit, or none.
+
+        Holds the writer lock throughout, so other writers wait; each call inside runs in a
+        savepoint of this transaction. Caches of collections touched inside are dropped on rollback.
+        """
+        with self._wlock:
+            if self._atomic:
+                yield
+                return
+            conn = self._wconn
+            conn.execute("BEGIN IMMEDIATE")
+            self._atomic = True
+            try:
+                yield
+            except BaseException:
+                conn.execute("ROLLBACK")
+                self._atomic = False
+                live = {r[0] for r in conn.execute("SELECT cid FROM collections")}
+                for cid in {*self._indexes, *self._user_cache, *self._user_gen} - live:
+                    self._forget(cid)
+                raise
+            self._atomic = False
+            conn.execute("COMMIT")
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """A write transaction on the writer connection; committed (durable) when the block exits."""
         if self._closed:
             raise RuntimeError("store is closed")
         conn = self._wconn
+        if self._atomic and self._wlock._is_owned():  # type: ignore[attr-defined]  # inside atomic()
+            conn.execute("SAVEPOINT step")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK TO step")
+                conn.execute("RELEASE step")
+                raise
+            conn.execute("RELEASE step")
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def client(engine):
-    settings = Settings(max_request_bytes=2 * 1024 * 1024)
+def client(engine, tmp_path_factory):
+    store = tmp_path_factory.mktemp("native") / "v.db"
+    settings = Settings(max_request_bytes=2 * 1024 * 1024, store_url=f"sqlite:///{store}")
     with TestClient(create_app(settings, engine)) as c:
         yield c
 

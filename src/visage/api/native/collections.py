@@ -102,13 +102,20 @@ def association_json(r: AssociationResult) -> dict[str, Any]:
 
 
 async def _json_model(request: Request, model: type[BaseModel]) -> Any:
+    """A JSON body read through the shared reader: size cap (413), strict JSON (400), then ``model``."""
     from visage.api.body import read_json
 
     return _parse(model, await read_json(request))
 
 
-@router.post("", dependencies=ADMIN, summary="Create a collection for this server's embedder")
-async def create_collection(body: CreateCollection, state: AppState = Depends(get_state)) -> dict[str, Any]:
+def _json_only(model: type[BaseModel]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+@router.post("", dependencies=ADMIN, openapi_extra=_json_only(CreateCollection),
+             summary="Create a collection for this server's embedder")
+async def create_collection(request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    body = await _json_model(request, CreateCollection)
     return collection_json(await state.infer(state.collections.create_collection, body.collection_id))
 
 
@@ -160,8 +167,10 @@ async def list_faces(collection_id: str, max_results: int = Query(100, ge=1, le=
     return {"faces": [face_record_json(f) for f in faces], "next_token": token}
 
 
-@router.post("/{collection_id}/faces/delete", dependencies=ADMIN, summary="Delete faces by id")
-async def delete_faces(collection_id: str, body: FaceIds, state: AppState = Depends(get_state)) -> dict[str, Any]:
+@router.post("/{collection_id}/faces/delete", dependencies=ADMIN, openapi_extra=_json_only(FaceIds),
+             summary="Delete faces by id")
+async def delete_faces(collection_id: str, request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    body = await _json_model(request, FaceIds)
     return {"deleted": await state.infer(state.collections.delete_faces, collection_id, body.face_ids)}
 
 
@@ -188,8 +197,10 @@ async def search_by_image(collection_id: str, request: Request, state: AppState 
                          "matches": [match_json(m) for m in r.matches]} for r in results]}
 
 
-@router.post("/{collection_id}/users", dependencies=ADMIN, summary="Create a user")
-async def create_user(collection_id: str, body: CreateUser, state: AppState = Depends(get_state)) -> dict[str, Any]:
+@router.post("/{collection_id}/users", dependencies=ADMIN, openapi_extra=_json_only(CreateUser),
+             summary="Create a user")
+async def create_user(collection_id: str, request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
+    body = await _json_model(request, CreateUser)
     return user_json(await state.infer(state.collections.create_user, collection_id, body.user_id))
 
 
@@ -206,17 +217,20 @@ async def delete_user(collection_id: str, user_id: str, state: AppState = Depend
     return {"deleted": user_id}
 
 
-@router.post("/{collection_id}/users/{user_id}/faces", dependencies=ADMIN, summary="Associate faces with a user")
-async def associate(collection_id: str, user_id: str, body: FaceIds,
+@router.post("/{collection_id}/users/{user_id}/faces", dependencies=ADMIN, openapi_extra=_json_only(FaceIds),
+             summary="Associate faces with a user")
+async def associate(collection_id: str, user_id: str, request: Request,
                     state: AppState = Depends(get_state)) -> dict[str, Any]:
+    body = await _json_model(request, FaceIds)
     return association_json(await state.infer(state.collections.associate_faces, collection_id, user_id,
                                               body.face_ids))
 
 
-@router.post("/{collection_id}/users/{user_id}/faces/delete", dependencies=ADMIN,
+@router.post("/{collection_id}/users/{user_id}/faces/delete", dependencies=ADMIN, openapi_extra=_json_only(FaceIds),
              summary="Disassociate faces from a user")
-async def disassociate(collection_id: str, user_id: str, body: FaceIds,
+async def disassociate(collection_id: str, user_id: str, request: Request,
                        state: AppState = Depends(get_state)) -> dict[str, Any]:
+    body = await _json_model(request, FaceIds)
     return association_json(await state.infer(state.collections.disassociate_faces, collection_id, user_id,
                                               body.face_ids))
 
@@ -252,9 +266,11 @@ async def import_collection(request: Request, collection_id: str | None = None,
                             state: AppState = Depends(get_state)) -> dict[str, Any]:
     import io
 
+    from visage.collections import import_collection as checked_import
+
     try:
         text = (await request.body()).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidParameterError("import body must be UTF-8 JSON lines") from exc
-    info = await state.infer(state.store.import_collection, io.StringIO(text), collection_id)
+    info = await state.infer(checked_import, state.store, io.StringIO(text), collection_id)
     return collection_json(info)

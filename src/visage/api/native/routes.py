@@ -9,10 +9,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ValidationError
 
 from visage.analysis.attributes import parse_attributes
+from visage.analysis.keypoints import keypoint_set
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.api.body import image_bytes, media_type, read_form, read_json
 from visage.api.native.schemas import (
@@ -102,12 +104,24 @@ async def _request_fields(
     raise InvalidParameterError(f"unsupported content type {kind!r}; send JSON, multipart or an image")
 
 
-def _face_json(face: Face) -> dict[str, Any]:
+def _keypoints_json(face: Face, name: str) -> dict[str, Any] | None:
+    """A vendor's named keypoint set for ``face``; None when its landmarks are not the 468-point mesh."""
+    if face.landmarks is None or face.landmarks.scheme != "mesh468":
+        return None
+    iris = (face.attributes or {}).get("iris")
+    iris_points = np.asarray(iris, np.float64) if isinstance(iris, list) else None
+    points = keypoint_set(name, face.landmarks.points, iris_points)
+    return {"set": name, "points": [{"name": n, "x": round(x, 2), "y": round(y, 2)} for n, x, y in points]}
+
+
+def _face_json(face: Face, keypoints: str | None = None, landmarks: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {"box": face.box.to_dict(), "confidence": face.confidence}
-    if face.landmarks is not None:
+    if face.landmarks is not None and landmarks:
         out["landmarks"] = face.landmarks.to_list()
     if face.pose is not None:
         out["pose"] = face.pose.to_dict()
+    if keypoints is not None and (named := _keypoints_json(face, keypoints)) is not None:
+        out["keypoints"] = named
     if face.template is not None:
         out["template"] = face.template.to_dict()
     if face.quality is not None:
@@ -117,12 +131,17 @@ def _face_json(face: Face) -> dict[str, Any]:
     return out
 
 
-def analysis_json(result: ImageAnalysis, models: list[str]) -> dict[str, Any]:
-    """The stable native shape (also printed by ``visage detect --json``)."""
+def analysis_json(result: ImageAnalysis, models: list[str], keypoints: str | None = None,
+                  landmarks: bool = True) -> dict[str, Any]:
+    """The stable native shape (also printed by ``visage detect --json``).
+
+    ``keypoints`` adds a named vendor set per face; ``landmarks=False`` leaves out the raw points
+    (computed only because the keypoint set needed them).
+    """
     return {
         "width": result.width,
         "height": result.height,
-        "faces": [_face_json(f) for f in result.faces],
+        "faces": [_face_json(f, keypoints, landmarks) for f in result.faces],
         "models": list(dict.fromkeys([*models, *result.models])),
         "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
         **({"unsupported": list(result.unsupported)} if result.unsupported else {}),
@@ -133,10 +152,10 @@ def analysis_json(result: ImageAnalysis, models: list[str]) -> dict[str, Any]:
              openapi_extra=_json_body(DetectRequest), summary="Detect faces, landmarks and head pose")
 async def detect(request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
     req, images = await _request_fields(request, DetectRequest, ("image",))
-    options = AnalyzeOptions(landmarks=req.landmarks, pose=req.pose, templates=False, max_faces=req.max_faces,
-                             quality=req.quality, icao=req.icao)
+    options = AnalyzeOptions(landmarks=req.landmarks or req.keypoints is not None, pose=req.pose, templates=False,
+                             max_faces=req.max_faces, quality=req.quality, icao=req.icao)
     result = await state.infer(state.engine.analyze, images["image"], options)
-    return analysis_json(result, state.engine.pipeline.models())
+    return analysis_json(result, state.engine.pipeline.models(), req.keypoints, req.landmarks)
 
 
 @router.post("/analyze", response_model=DetectResponse, response_model_exclude_none=True,
@@ -144,11 +163,11 @@ async def detect(request: Request, state: AppState = Depends(get_state)) -> dict
              summary="Faces with attributes (age, gender, emotion, smile, liveness; see docs/attributes.md)")
 async def analyze(request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
     req, images = await _request_fields(request, AnalyzeRequest, ("image",))
-    options = AnalyzeOptions(landmarks=req.landmarks, pose=req.pose, templates=req.templates,
-                             max_faces=req.max_faces, attributes=parse_attributes(req.attributes),
-                             quality=req.quality, icao=req.icao)
+    options = AnalyzeOptions(landmarks=req.landmarks or req.keypoints is not None, pose=req.pose,
+                             templates=req.templates, max_faces=req.max_faces,
+                             attributes=parse_attributes(req.attributes), quality=req.quality, icao=req.icao)
     result = await state.infer(state.engine.analyze, images["image"], options)
-    return analysis_json(result, state.engine.pipeline.models())
+    return analysis_json(result, state.engine.pipeline.models(), req.keypoints, req.landmarks)
 
 
 @router.post("/bodies", response_model=BodiesResponse, openapi_extra=_json_body(BodiesRequest),

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+KeypointSet = Literal["rekognition30", "threedivi21", "qiniu4", "qiniu72", "qiniu150"]
+_KEYPOINTS = Field(None, description="Also give each face a vendor's named keypoint set, mapped from the 468-point "
+                   "mesh (docs/api.md); absent on faces whose landmarks are not the mesh")
 
 
 class DetectRequest(_Strict):
@@ -18,6 +23,7 @@ class DetectRequest(_Strict):
     max_faces: int | None = Field(None, ge=1, le=1000)
     quality: bool = Field(False, description="Face quality fields (docs/quality.md)")
     icao: bool = Field(False, description="Adds the ICAO-style assessment under quality.icao")
+    keypoints: KeypointSet | None = _KEYPOINTS
 
 
 class AnalyzeRequest(_Strict):
@@ -30,6 +36,7 @@ class AnalyzeRequest(_Strict):
     max_faces: int | None = Field(None, ge=1, le=1000)
     quality: bool = Field(False, description="Face quality fields (docs/quality.md)")
     icao: bool = Field(False, description="Adds the ICAO-style assessment under quality.icao")
+    keypoints: KeypointSet | None = _KEYPOINTS
 
 
 class BodiesRequest(_Strict):
@@ -82,11 +89,23 @@ class PoseOut(BaseModel):
     roll: float
 
 
+class KeypointOut(BaseModel):
+    name: str
+    x: float
+    y: float
+
+
+class KeypointsOut(BaseModel):
+    set: str
+    points: list[KeypointOut]
+
+
 class FaceOut(BaseModel):
     box: BoxOut
     confidence: float
     landmarks: list[list[float]] | None = None
     pose: PoseOut | None = None
+    keypoints: KeypointsOut | None = None
     template: TemplateWire | None = None
     quality: dict[str, Any] | None = None
     attributes: dict[str, Any] | None = Field(

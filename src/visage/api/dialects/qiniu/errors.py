@@ -68,6 +68,7 @@ CODES: dict[str, tuple[int, str, int]] = {
     "forbidden": (401, "bad token", 401),
     "throttled": (18, "Open api qps request limit reached", 200),
     "model_unavailable": (2, "Service temporarily unavailable", 200),
+    "request_timeout": (2, "Service temporarily unavailable", 200),
     "timeout": (2, "Service temporarily unavailable", 200),
     "not_found": (3, "Unsupported openapi method", 200),
     "method_not_allowed": (3, "Unsupported openapi method", 405),

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import dataclasses
 import io
-import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from PIL import Image
 
 from visage.analysis.pipeline import AnalyzeOptions
+from visage.api.body import media_type, strict_loads
 from visage.api.dialects.qiniu import auth
 from visage.api.dialects.qiniu.errors import (
     DIALECT,
@@ -195,11 +196,13 @@ def _check_liveness(faces: list[Face], level: str) -> None:
                 f"face {i} liveness score {float(live['score']):.4f} is below the {level} threshold {threshold}")
 
 
-async def _image(params: DetectParams, q: QiniuState) -> tuple[bytes, tuple[int, int, int, int] | None]:
+async def _image(params: DetectParams, q: QiniuState,
+                 state: AppState) -> tuple[bytes, tuple[int, int, int, int] | None]:
     if params.image_type == "BASE64":
         return decode_base64(params.image), None
     if params.image_type == "URL":
-        return await asyncio.to_thread(fetch_url, params.image, q.fetch), None
+        deadline = time.monotonic() + q.fetch.timeout_s  # one deadline, the wait for a fetch thread included
+        return await state.fetch(fetch_url, params.image, q.fetch, deadline), None
     resolved = q.tokens.resolve(params.image)
     if resolved is None:
         raise FaceTokenNotFoundError("face_token unknown to this server, or expired (docs/qiniu.md)")
@@ -213,15 +216,19 @@ async def facedetect(request: Request, state: AppState = Depends(get_state)) -> 
     q: QiniuState = request.app.state.qiniu
     body = await request.body()
     auth.verify(request, body, q.keys)
+    # The signature covers the body only under a Content-Type other than application/octet-stream (or none):
+    # parsing JSON from such a body would let one captured token carry any request. JSON must say so.
+    if media_type(request) != "application/json":
+        raise NotJsonError("send the JSON body with 'Content-Type: application/json'")
     try:
-        data = json.loads(body) if body else None
+        data = strict_loads(body) if body else None
     except (ValueError, RecursionError):
         raise NotJsonError("request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise NotJsonError("request body must be a JSON object")
     params = parse_params(data)
     options = analyze_options(params)
-    image, stored_box = await _image(params, q)
+    image, stored_box = await _image(params, q, state)
     decoded, result = await state.infer(_analyze, state.engine, image, options)
     if not result.faces:
         raise NoFaceError("no face found in the image")

@@ -40,6 +40,9 @@ CODES: dict[str, tuple[int, int]] = {
     "forbidden": (403, 403),
     "throttled": (429, 429),
     "model_unavailable": (503, 503),
+    "store_locked": (503, 503),
+    "store_unavailable": (503, 503),
+    "request_timeout": (408, 408),
     "timeout": (504, 504),
 }
 

@@ -53,6 +53,9 @@ CODE_TO_AWS: dict[str, tuple[str, int]] = {
     "throttled": ("ThrottlingException", 400),
     "timeout": ("InternalServerError", 500),
     "model_unavailable": ("InternalServerError", 503),
+    "store_locked": ("ServiceUnavailableException", 503),  # botocore retries both as transient
+    "store_unavailable": ("ServiceUnavailableException", 503),
+    "request_timeout": ("RequestTimeoutException", 408),
     "internal_error": ("InternalServerError", 500),
 }
 

@@ -8,15 +8,37 @@ requests when unset) and ``VISAGE_S3_REGION``. Any failure is Rekognition's
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 from typing import Any
 
 from visage.api.dialects.rekognition.errors import RekognitionError
 from visage.config import Settings
 
+log = logging.getLogger("visage.api")
+# Rekognition's S3Object.Bucket pattern, with S3's 3..63 length bound.
+_BUCKET = re.compile(r"^[0-9A-Za-z.\-_]{3,63}(?<!\.)$")
+
 
 def _invalid(message: str) -> RekognitionError:
     return RekognitionError("InvalidS3ObjectException", message)
+
+
+def check_object(bucket: str, name: str) -> None:
+    """Refuse names that a path-style URL would not carry as given.
+
+    botocore puts the key in the URL path unescaped for ``/`` and ``.``: a ``..`` segment would be
+    resolved by the endpoint (or a proxy) into another bucket's key than the one asked for.
+    """
+    if not isinstance(bucket, str) or not _BUCKET.match(bucket) or ".." in bucket:
+        raise RekognitionError("InvalidParameterException", "S3Object.Bucket is not a valid bucket name")
+    if not isinstance(name, str) or not 1 <= len(name) <= 1024:
+        raise RekognitionError("InvalidParameterException", "S3Object.Name must be 1..1024 characters")
+    if any(part in (".", "..") for part in name.split("/")) or any(c < " " or c == "\x7f" for c in name):
+        raise RekognitionError(
+            "InvalidParameterException", "S3Object.Name may not hold '.' or '..' path segments or control characters"
+        )
 
 
 class S3Reader:
@@ -42,9 +64,10 @@ class S3Reader:
                 signed = bool(s.s3_access_key_id and s.s3_secret_access_key)
                 config = Config(
                     s3={"addressing_style": "path"},
-                    retries={"max_attempts": 2, "mode": "standard"},
-                    connect_timeout=5,
-                    read_timeout=30,
+                    retries={"max_attempts": 1, "mode": "standard"},
+                    # The fetch pool answers the client at VISAGE_URL_FETCH_TIMEOUT_S; these bound the thread.
+                    connect_timeout=s.url_fetch_timeout_s,
+                    read_timeout=s.url_fetch_timeout_s,
                     signature_version=None if signed else UNSIGNED,
                 )
                 session = botocore.session.Session()
@@ -68,6 +91,7 @@ class S3Reader:
             )
         if not bucket or not name:
             raise _invalid("Image.S3Object needs both Bucket and Name")
+        check_object(bucket, name)
         from botocore.exceptions import BotoCoreError, ClientError
 
         kwargs: dict[str, str] = {"Bucket": bucket, "Key": name}
@@ -91,8 +115,10 @@ class S3Reader:
                 f"Unable to get object metadata from S3. Check object key, region and/or access permissions. "
                 f"(s3://{bucket}/{name}: {code})"
             ) from None
-        except BotoCoreError as exc:
-            raise _invalid(f"Unable to read s3://{bucket}/{name} from the configured S3 endpoint: {exc}") from None
+        except BotoCoreError as exc:  # its text names the endpoint URL: logged, never sent
+            log.warning("S3 read of s3://%s/%s failed: %s", bucket, name, exc)
+            raise _invalid(f"Unable to read s3://{bucket}/{name} from the configured S3 endpoint "
+                           "(connection failed or timed out)") from None
         if len(data) > limit:
             raise RekognitionError("ImageTooLargeException", f"S3 object is over the image limit of {limit} bytes")
         return data

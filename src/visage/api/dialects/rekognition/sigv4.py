@@ -196,6 +196,10 @@ def verify(req: SignedRequest, keys: KeyRing, now: datetime | None = None) -> Id
     access_key, date, region, service, _ = parts
     if "host" not in signed_headers:
         raise _invalid("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+    # The operation travels in X-Amz-Target: unsigned, a captured request could be replayed as another
+    # operation (AWS's JSON services refuse it the same way; SDKs always sign it).
+    if "x-amz-target" in headers and "x-amz-target" not in signed_headers:
+        raise _invalid("'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
     when, amz_date = _request_time(headers)
     if service != SERVICE:
         raise _invalid(f"Credential should be scoped to correct service: '{SERVICE}'.")

@@ -11,7 +11,6 @@ objects is detected first. Blocks whose model visage lacks answer 501 with the m
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse
 
 from visage.analysis.pipeline import AnalyzeOptions
-from visage.api.body import media_type
+from visage.api.body import media_type, strict_loads
 from visage.api.dialects.threedivi import mapping
 from visage.api.dialects.threedivi.errors import MethodNotAllowedError, NotAvailableError
 from visage.api.dialects.threedivi.roc import get_roc
@@ -324,7 +323,7 @@ def _reject_constant(name: str) -> None:
 
 def _loads(raw: bytes) -> Any:
     """Strict JSON: NaN and Infinity (which Python's parser accepts) are refused."""
-    return json.loads(raw, parse_constant=_reject_constant)
+    return strict_loads(raw, parse_constant=_reject_constant)
 
 
 async def _sample_from_json(request: Request, default: Version) -> tuple[dict[str, Any], Version]:

@@ -77,7 +77,8 @@ def parse_version(sample: dict[str, Any], default: Version) -> Version:
         found.add("v1")
     if has_v2_image:
         found.add("v2")
-    for obj in sample.get("objects") or []:
+    objects = sample.get("objects")
+    for obj in objects if isinstance(objects, list) else []:  # a non-list is refused by check_sample
         if isinstance(obj, dict):
             if obj.keys() & OBJECT_KEYS_V1:
                 found.add("v1")
