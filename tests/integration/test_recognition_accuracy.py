@@ -1,9 +1,10 @@
 """The default engine's verification on real labelled pairs it was not tuned on, at its default threshold.
 
-LFW View 2 (fold 1's first 150 genuine and 150 impostor pairs) and calib/ (every pair of a fixed
-quarter of its identity photos). Floors, not exact figures: bench/bench_lfw.py measures the full
-sets (docs/models.md). The threshold is the calibrated similarity 0.5 (set on all of calib/), so the
-calib floor checks the false-accept rate the calibration promises, and LFW checks it carries over.
+LFW View 2 (fold 1's first 150 genuine and 150 impostor pairs) and calib/ (every pair of every
+other of its identity photos). Floors, not exact figures: bench/bench_lfw.py measures both
+sets with the published protocol (docs/models.md). The threshold is the calibrated similarity 0.5
+(set on all of calib/), so the calib floor checks the false-accept rate the calibration promises, and
+LFW checks that it carries over.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def test_lfw_pairs_at_the_default_threshold(engine) -> None:
 
 
 def test_calib_pairs_at_the_default_threshold(engine) -> None:
-    images = calib_images()[::4]
+    images = calib_images()[::2]
     temps = _templates(engine, CALIB, {r for _, r in images})
     genuine = impostor = accepted_genuine = accepted_impostor = 0
     for (wa, ra), (wb, rb) in itertools.combinations(images, 2):
@@ -63,6 +64,6 @@ def test_calib_pairs_at_the_default_threshold(engine) -> None:
         else:
             impostor += 1
             accepted_impostor += match
-    assert genuine >= 20 and impostor >= 2000
+    assert genuine >= 50 and impostor >= 5000
     assert accepted_genuine / genuine >= 0.9, f"TAR {accepted_genuine}/{genuine}"
     assert accepted_impostor / impostor <= 0.003, f"FAR {accepted_impostor}/{impostor}"
