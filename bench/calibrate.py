@@ -35,7 +35,6 @@ from recognition_sets import CALIB, VisageFaces, calib_images, calib_pairs, embe
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "visage" / "data"
 TABLE = DATA / "calibration.json"
-GRID = np.round(np.arange(0.0, 2.0 + 1e-9, 0.0025), 4)
 
 
 def calibrate(genuine: np.ndarray, impostor: np.ndarray) -> dict:
@@ -57,15 +56,6 @@ def calibrate(genuine: np.ndarray, impostor: np.ndarray) -> dict:
         "impostor_mean": round(float(impostor[np.isfinite(impostor)].mean()), 4),
         "impostor_max": round(float(impostor[np.isfinite(impostor)].max()), 4),
     }
-
-
-def roc_curve(genuine: np.ndarray, impostor: np.ndarray) -> dict:
-    """Empirical fa_r / fr_r over cosine distance on :data:`GRID` (pairs without a face: never accepted)."""
-    gd = np.sort(1.0 - genuine[np.isfinite(genuine)])
-    idd = np.sort(1.0 - impostor[np.isfinite(impostor)])
-    far = np.searchsorted(idd, GRID, side="right") / impostor.size
-    frr = 1.0 - np.searchsorted(gd, GRID, side="right") / genuine.size
-    return {"distance": GRID.tolist(), "fa_r": np.round(far, 6).tolist(), "fr_r": np.round(frr, 6).tolist()}
 
 
 def encode_distances(cosines: np.ndarray) -> str:

@@ -47,15 +47,6 @@ class Roc:
         frr = 1.0 - np.searchsorted(gen, t, side="right") / gen.size
         return cls(model, gen, imp, measured_on, t, far, frr)
 
-    @classmethod
-    def from_curve(cls, model: str, distance: list[float], far: list[float], frr: list[float],
-                   measured_on: str) -> Roc:
-        t = np.asarray(distance, np.float64)
-        if t.size < 2 or np.any(np.diff(t) <= 0):
-            raise ValueError("an ROC curve needs increasing distances")
-        return cls(model, np.zeros(0), np.zeros(0), measured_on, t, np.asarray(far, np.float64),
-                   np.asarray(frr, np.float64))
-
     def rates(self, distance: float) -> tuple[float, float]:
         """(fa_r, fr_r) at ``distance``."""
         d = float(np.clip(distance, 0.0, 2.0))
@@ -83,7 +74,4 @@ def get_roc(model: str) -> Roc:
             return np.frombuffer(base64.b64decode(text), "<u2").astype(np.float64) / 10000.0
         return Roc.from_distances(model, decode(data["genuine_u16"]), decode(data["impostor_u16"]),
                                   data["measured_on"])
-    if "curve" in data:
-        c = data["curve"]
-        return Roc.from_curve(model, c["distance"], c["fa_r"], c["fr_r"], data["measured_on"])
     return Roc.from_distances(model, data["genuine_distances"], data["impostor_distances"], data["measured_on"])
