@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -67,9 +68,18 @@ class ImageSearch:
     matches: tuple[FaceMatch, ...]
 
 
-def image_id_of(data: bytes) -> str:
-    """A stable id for image bytes: indexing the same image twice is recognised."""
-    return hashlib.sha256(data).hexdigest()[:32]
+def index_image_id(data: bytes, external_image_id: str | None) -> str:
+    """The image id one IndexFaces call gives its faces (32 hex digits).
+
+    AWS assigns an ImageId per call, so two calls with the same photo get two ids: a fresh random id.
+    The one case AWS documents as not duplicating ("the same image, the same collection and the same
+    external ID") keeps a stable id derived from the bytes and that external id, because the store
+    recognises a repeated face by image id, external id and box and answers the faces it stored the
+    first time (with that call's id).
+    """
+    if external_image_id is None:
+        return uuid.uuid4().hex
+    return hashlib.sha256(data + b"\x1f" + external_image_id.encode("utf-8")).hexdigest()[:32]
 
 
 class CollectionService:
@@ -102,21 +112,27 @@ class CollectionService:
         external_image_id: str | None = None,
         max_faces: int | None = None,
         quality_filter: str = "AUTO",
+        attributes: frozenset[str] = frozenset(),
     ) -> IndexResult:
         """Detect, filter and store the faces of ``image``, largest first.
 
         Faces failing the quality bar are returned with their reasons; faces beyond
         ``max_faces`` (after filtering) get ``EXCEEDS_MAX_FACES``. The same image bytes with the
-        same ``external_image_id`` indexed again return the stored faces, not duplicates.
+        same ``external_image_id`` indexed again return the stored faces, not duplicates; without an
+        external id every call is a new image (:func:`index_image_id`). Quality is measured whatever
+        the filter (the faces' details carry it); ``attributes`` (engine attribute names) are
+        computed for the caller's details only, not stored. Each face keeps its image's size.
         """
         info = self.store.describe_collection(collection_id)
         level = check_level(quality_filter)
         if max_faces is not None and not 1 <= max_faces <= MAX_INDEX_FACES:
             raise InvalidParameterError(f"max_faces must be in 1..{MAX_INDEX_FACES}")
-        # Quality feeds LOW_BRIGHTNESS, LOW_SHARPNESS and LOW_FACE_QUALITY (about 9 ms a face).
+        # Quality feeds LOW_BRIGHTNESS, LOW_SHARPNESS and LOW_FACE_QUALITY (about 9 ms a face), and the
+        # details of every indexed face, filtered or not (Rekognition's FaceDetail.Quality).
         # At most the MAX_INDEX_FACES largest faces are analysed (the pipeline returns them largest first).
         analysis = self.engine.analyze(image, AnalyzeOptions(landmarks=True, pose=True, templates=True,
-                                                             quality=level != "NONE", max_faces=MAX_INDEX_FACES,
+                                                             quality=True, attributes=attributes,
+                                                             max_faces=MAX_INDEX_FACES,
                                                              embedder=self._embedder_for(info)))
         size = (analysis.width, analysis.height)
         keep: list[Face] = []
@@ -129,9 +145,10 @@ class CollectionService:
                 unindexed.append(UnindexedFace(face, ("EXCEEDS_MAX_FACES",)))
             else:
                 keep.append(face)
-        image_id = image_id_of(image)
+        image_id = index_image_id(image, external_image_id)
         new = [NewFace(image_id=image_id, box=f.box, confidence=f.confidence, template=f.template,
-                       external_image_id=external_image_id, quality=_numeric(f.quality)) for f in keep]
+                       external_image_id=external_image_id, quality=_numeric(f.quality),
+                       image_width=analysis.width, image_height=analysis.height) for f in keep]
         records = self.store.add_faces(collection_id, new) if new else []
         return IndexResult(analysis=analysis, indexed=tuple(zip(records, keep, strict=True)),
                            unindexed=tuple(unindexed), model=info.model)

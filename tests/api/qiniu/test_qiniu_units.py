@@ -60,10 +60,43 @@ def test_emotion_eye_status_landmark150_and_absences() -> None:
     assert wire["emotion"] == {"type": "fear", "probability": 0.61}
     assert wire["eye_status"] == {"left_eye": 0.5, "right_eye": 1}
     assert len(wire["landmark150"]) == 150
-    assert not {"mask", "face_type", "spoofing"} & set(wire)
+    assert not {"mask", "face_type", "spoofing"} & set(wire)  # no mask/face_type/liveness attributes given
     bare = face_to_wire(Face(box=Box(0, 0, 10, 10), confidence=0.5), "t", fields | {"landmark", "quality", "age"})
     assert list(bare) == ["face_token", "location", "face_probability"]
     assert bare["location"]["rotation"] == 0
+
+
+def test_eye_model_glasses_and_spoofing() -> None:
+    """The engine's eye-state, glasses (none/common/sun) and liveness attributes, where it produces them."""
+    attrs = {"eyes_open": {"value": True, "probability": 0.9, "left": 0.93, "right": 0.08},
+             "glasses": {"value": "common", "probability": 0.81, "score": 0.7},
+             "liveness": {"value": "real", "score": 0.9731, "threshold": 0.5}}
+    fields = frozenset({"eye_status", "glasses", "spoofing"})
+    wire = face_to_wire(mesh_face(quality=QUALITY, attributes=attrs), "t", fields)
+    assert wire["eye_status"] == {"left_eye": 0.93, "right_eye": 0.08}  # the model's, not the eye aspect ratio's
+    assert wire["glasses"] == {"type": "common", "probability": 0.81}
+    assert wire["spoofing"] == 0.0269
+    for value in ("sun", "none"):
+        glasses = {"glasses": {"value": value, "probability": 0.7, "score": 0.2}}
+        assert face_to_wire(mesh_face(attributes=glasses), "t", fields)["glasses"]["type"] == value
+
+
+def test_location_matches_senseid_rect_and_landmarks_stay_in_the_image() -> None:
+    from visage.api.dialects.quality_stateless.mapping import face_to_wire as senseid_face
+
+    for box in (Box(10.4, 20.4, 30.4, 40.4), Box(10.6, 20.6, 30.6, 40.6), Box(0.5, 0.5, 99.5, 99.5)):
+        f = Face(box=box, confidence=0.9)
+        loc, rect = face_to_wire(f, "t", frozenset())["location"], senseid_face(f)["rect"]
+        assert loc["left"] + loc["width"] == rect["right"] and loc["top"] + loc["height"] == rect["bottom"]
+        assert (loc["left"], loc["top"]) == (rect["left"], rect["top"])
+    # A face cut by the border: the mesh runs past the image edges; the wire points do not.
+    rng = np.random.default_rng(1)
+    pts = rng.uniform(-50, 250, size=(468, 2))
+    cut = Face(box=Box(-20, -10, 150, 160), confidence=0.9, landmarks=Landmarks("mesh468", pts))
+    wire = face_to_wire(cut, "t", frozenset({"landmark", "landmark150"}), size=(200, 180))
+    for key in ("landmark", "landmark72", "landmark150"):
+        assert all(0 <= p["x"] <= 200 and 0 <= p["y"] <= 180 for p in wire[key]), key
+    assert any(p["x"] == 0 for p in wire["landmark150"])  # clamped, not dropped
 
 
 def test_probability_integers_at_the_ends() -> None:

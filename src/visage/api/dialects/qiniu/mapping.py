@@ -3,22 +3,26 @@
 | wire | source |
 |---|---|
 | ``face_token`` | :func:`tokens.face_token` (image hash + whole-pixel box) |
-| ``location.left/top/width/height`` | ``Face.box`` rounded to pixels |
+| ``location.left/top/width/height`` | ``Face.box``: left/top rounded to pixels, width/height the rounded right/bottom |
+|  | minus them, so ``left + width`` is SenseID's ``rect.right`` for the same face (one convention) |
 | ``location.rotation`` | ``Face.pose.roll`` rounded (clockwise > 0, the seed's direction) |
 | ``face_probability`` | ``Face.confidence`` (0 and 1 as integers, as the seed says) |
 | ``angle.yaw`` / ``roll`` | ``Face.pose.yaw`` / ``roll`` (right / clockwise > 0, as the seed) |
 | ``angle.pitch`` | ``-Face.pose.pitch`` (the seed: -90 up, 90 down; visage: up > 0) |
-| ``landmark`` / ``landmark72`` / ``landmark150`` | keypoint sets ``qiniu4`` / ``qiniu72`` / ``qiniu150`` (mesh468) |
+| ``landmark`` / ``landmark72`` / ``landmark150`` | keypoint sets ``qiniu4`` / ``qiniu72`` / ``qiniu150`` (mesh468), |
+|  | clamped into the image (a face cut by the border has its points on the border, not beyond) |
 | ``age`` | ``attributes["age"]["value"]`` |
 | ``gender`` | ``attributes["gender"]`` value/probability |
 | ``emotion`` | ``attributes.qiniu_emotion(attributes["emotion"])``: dominant class, the seed's names |
 | ``expression`` | ``attributes["expression"]`` none/smile/laugh; probability of the smile decision |
-| ``eye_status`` | ``min(1, eye aspect ratio / 0.3)`` per eye from ``quality`` (the ICAO openness score) |
+| ``eye_status`` | the eye-state model's per-eye open probability (``attributes["eyes_open"]["left"/"right"]``); |
+|  | without it, ``min(1, eye aspect ratio / 0.3)`` per eye from ``quality`` (the ICAO openness score) |
 | ``quality.occlusion.*`` | ``1 - quality["occlusion"][part]`` (occluded share); ``chin`` -> ``chin_contour`` |
 | ``quality.blur`` / ``illumination`` / ``completeness`` | same-named ``quality`` keys |
 | ``expression``, ``face_shape``, ``glasses``, | ``attributes[name]`` (``type``/``probability``) when |
-| ``face_type``, ``mask`` | the engine has a model or method for it; otherwise omitted |
-| ``spoofing`` | never: no synthetic-image (photo-montage) model; liveness is a different question |
+| ``face_type``, ``mask`` | the engine has a model or method for it; otherwise omitted (``glasses``: none/common/sun) |
+| ``spoofing`` | ``1 - attributes["liveness"]["score"]``: the liveness model's spoof probability (a print or |
+|  | screen re-capture), the nearest measured question to the seed's "synthetic image" |
 
 Anything whose source is absent is omitted, never invented (docs/qiniu.md).
 """
@@ -52,7 +56,9 @@ def probability(value: float) -> float | int:
     return int(r) if r in (0.0, 1.0) else r
 
 
-def _points(face: Face, scheme: str) -> list[dict[str, float]] | None:
+def _points(face: Face, scheme: str, size: tuple[int, int] | None) -> list[dict[str, float]] | None:
+    """A keypoint set in pixels; with the image ``size``, clamped into ``[0, width] x [0, height]`` (the
+    mesh extrapolates a face cut by the border beyond it; a client drawing the points expects them on it)."""
     if face.landmarks is None or face.landmarks.scheme != "mesh468":
         return None
     iris = None
@@ -61,7 +67,39 @@ def _points(face: Face, scheme: str) -> list[dict[str, float]] | None:
 
         iris = np.asarray(face.attributes["iris"], np.float64)
     pts = keypoint_set(scheme, face.landmarks.points, iris)
+    if size is not None:
+        width, height = size
+        pts = [(n, min(max(x, 0.0), float(width)), min(max(y, 0.0), float(height))) for n, x, y in pts]
     return [{"x": round(x, 4), "y": round(y, 4)} for _, x, y in pts]
+
+
+def location(face: Face) -> dict[str, int]:
+    """``left/top/width/height`` in whole pixels: the rounded edges, so ``left + width`` is the rounded
+    right edge (SenseID's ``rect.right``) and ``top + height`` the rounded bottom, never one pixel off."""
+    box = face.box
+    left, top = round(box.left), round(box.top)
+    return {"left": left, "top": top, "width": round(box.right) - left, "height": round(box.bottom) - top}
+
+
+def _eye_status(attrs: dict[str, Any], q: dict[str, Any]) -> dict[str, Any] | None:
+    """Per-eye open probability (0 = closed): the eye-state model's, else the eye aspect ratio's score."""
+    eyes = attrs.get("eyes_open")
+    if isinstance(eyes, dict):
+        left, right = _num(eyes.get("left")), _num(eyes.get("right"))
+        if left is not None and right is not None:
+            return {"left_eye": probability(left), "right_eye": probability(right)}
+    left, right = _num(q.get("left_eye_aspect_ratio")), _num(q.get("right_eye_aspect_ratio"))
+    if left is None or right is None:
+        return None
+    full = THRESHOLDS["eye_open_ear_full"]
+    return {"left_eye": probability(left / full), "right_eye": probability(right / full)}
+
+
+def spoofing(attrs: dict[str, Any]) -> float | int | None:
+    """``spoofing``: the probability that the face is not live, from the liveness attribute's score."""
+    live = attrs.get("liveness")
+    score = _num(live.get("score")) if isinstance(live, dict) else None
+    return None if score is None else probability(1.0 - score)
 
 
 def _typed(value: Any, names: dict[str, str] | None = None) -> dict[str, Any] | None:
@@ -108,12 +146,13 @@ def _quality(q: dict[str, Any]) -> dict[str, Any] | None:
             "completeness": int(complete >= 0.5)}
 
 
-def face_to_wire(face: Face, token: str, fields: frozenset[str], crop_base64: str | None = None) -> dict[str, Any]:
-    box, pose = face.box, face.pose
+def face_to_wire(face: Face, token: str, fields: frozenset[str], crop_base64: str | None = None,
+                 size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """One ``face_list`` entry; ``size`` (image width, height) bounds the landmarks."""
+    pose = face.pose
     out: dict[str, Any] = {
         "face_token": token,
-        "location": {"left": round(box.left), "top": round(box.top), "width": round(box.width),
-                     "height": round(box.height), "rotation": round(pose.roll) if pose is not None else 0},
+        "location": {**location(face), "rotation": round(pose.roll) if pose is not None else 0},
     }
     if crop_base64 is not None:
         out["corp_image_base64"] = crop_base64
@@ -121,11 +160,11 @@ def face_to_wire(face: Face, token: str, fields: frozenset[str], crop_base64: st
     if pose is not None:
         out["angle"] = {"yaw": round(pose.yaw, 4), "pitch": round(-pose.pitch, 4) + 0.0, "roll": round(pose.roll, 4)}
     if "landmark" in fields:
-        four, seventy_two = _points(face, "qiniu4"), _points(face, "qiniu72")
+        four, seventy_two = _points(face, "qiniu4", size), _points(face, "qiniu72", size)
         if four is not None and seventy_two is not None:
             out["landmark"], out["landmark72"] = four, seventy_two
     if "landmark150" in fields:
-        points = _points(face, "qiniu150")
+        points = _points(face, "qiniu150", size)
         if points is not None:
             out["landmark150"] = points
     attrs = face.attributes or {}
@@ -145,10 +184,9 @@ def face_to_wire(face: Face, token: str, fields: frozenset[str], crop_base64: st
             if typed is not None:
                 out[name] = typed
     if "eye_status" in fields:
-        left, right = _num(q.get("left_eye_aspect_ratio")), _num(q.get("right_eye_aspect_ratio"))
-        if left is not None and right is not None:
-            full = THRESHOLDS["eye_open_ear_full"]
-            out["eye_status"] = {"left_eye": probability(left / full), "right_eye": probability(right / full)}
+        eye_status = _eye_status(attrs, q)
+        if eye_status is not None:
+            out["eye_status"] = eye_status
     if "emotion" in fields:
         emotion = attrs.get("emotion")
         if isinstance(emotion, dict) and isinstance(emotion.get("scores"), dict):
@@ -167,4 +205,8 @@ def face_to_wire(face: Face, token: str, fields: frozenset[str], crop_base64: st
         quality = _quality(q)
         if quality is not None:
             out["quality"] = quality
+    if "spoofing" in fields:
+        spoof = spoofing(attrs)
+        if spoof is not None:
+            out["spoofing"] = spoof
     return out

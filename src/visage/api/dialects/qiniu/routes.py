@@ -142,8 +142,10 @@ def _attribute_names(params: DetectParams) -> frozenset[str]:
     wanted = {f for f in ATTRIBUTE_FIELDS if f in params.fields}
     if "expression" in wanted:
         wanted.add("smile")  # the expression's probability is the smile decision's
-    if params.liveness != "NONE":
-        wanted.add("liveness")
+    if params.liveness != "NONE" or "spoofing" in params.fields:
+        wanted.add("liveness")  # spoofing is the liveness model's spoof probability
+    if "eye_status" in params.fields:
+        wanted.add("eyes_open")  # the eye-state model, where the engine has it
     return frozenset(wanted) & frozenset(ATTRIBUTES)
 
 
@@ -253,7 +255,8 @@ async def facedetect(request: Request, state: AppState = Depends(get_state)) -> 
     crops: list[str | None] = [None] * len(chosen)
     if params.crops:
         crops = await asyncio.to_thread(lambda: [_crop_base64(decoded.rgb, f.box) for f, _ in chosen])
-    face_list = [face_to_wire(f, tok, params.fields, crop) for (f, tok), crop in zip(chosen, crops, strict=True)]
+    size = (result.width, result.height)
+    face_list = [face_to_wire(f, tok, params.fields, crop, size) for (f, tok), crop in zip(chosen, crops, strict=True)]
     return {"error_code": 0, "error_msg": "SUCCESS", "log_id": log_id(request.state.request_id),
             "result": {"face_num": len(face_list), "face_list": face_list}}
 

@@ -8,6 +8,7 @@ Blocking store and engine work runs on the inference pool, never on the event lo
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from visage.analysis.quality_filter import quality_filter_reasons
 from visage.api.dialects.rekognition import mapping
 from visage.api.dialects.rekognition.errors import RekognitionError, invalid_parameter
-from visage.api.dialects.rekognition.routes import Call, analysis_options, operation
+from visage.api.dialects.rekognition.routes import Call, analysis_options, engine_attributes, operation
 from visage.collections import MAX_INDEX_FACES, CollectionService
 from visage.errors import AlreadyExistsError, InvalidParameterError, NoFaceError, NotFoundError
 from visage.store import AssociationResult, CollectionInfo, FaceRecord
@@ -55,18 +56,31 @@ def _image_id(image_id: str) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"visage:image:{image_id}"))
 
 
-def stored_face(record: FaceRecord, size: tuple[int, int] | None = None) -> dict[str, Any]:
-    """A ``Face``. The store keeps boxes in pixels without the image's size, so ``BoundingBox``
-    is only given where that size is known (IndexFaces); docs/rekognition.md lists this."""
+def index_model_version(model: str) -> str | None:
+    """``IndexFacesModelVersion`` (the model's pattern is ``[0-9.]+``): the pinned version of the package
+    the collection's embedder comes from (``dlib_resnet_v1``: face-recognition-models 0.3.0), from the
+    manifest; a template model named ``<manifest name>-<dim>`` (``human-faceres-deep-1024``) is that
+    manifest row's. None (omitted) for a model the manifest does not list."""
+    from visage.models.registry import MODELS
+
+    spec = MODELS.get(model) or MODELS.get(re.sub(r"-\d+$", "", model))
+    version = spec.source.version if spec is not None else None
+    return version if version and all(c.isdigit() or c == "." for c in version) else None
+
+
+def stored_face(record: FaceRecord) -> dict[str, Any]:
+    """A ``Face``. ``BoundingBox`` is relative to the image the face was indexed from, whose size the
+    store keeps; faces stored before it did (``image_width`` None) have none (docs/rekognition.md)."""
     out: dict[str, Any] = {"FaceId": record.face_id}
-    if size is not None:
-        out["BoundingBox"] = mapping.bounding_box(record.box, *size)
+    if record.image_width and record.image_height:
+        out["BoundingBox"] = mapping.bounding_box(record.box, record.image_width, record.image_height)
     out["ImageId"] = _image_id(record.image_id)
     if record.external_image_id:
         out["ExternalImageId"] = record.external_image_id
     out["Confidence"] = mapping.percent(record.confidence)
-    # IndexFacesModelVersion is omitted: the model requires digits ([0-9.]+) and visage's models have
-    # names (FaceModelVersion, a free string, carries the name instead).
+    version = index_model_version(record.template.model)
+    if version is not None:
+        out["IndexFacesModelVersion"] = version
     if record.user_id:
         out["UserId"] = record.user_id
     return out
@@ -150,20 +164,21 @@ async def index_faces(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     max_faces = None if max_faces is None else min(max_faces, MAX_INDEX_FACES)
 
     def work() -> Any:
+        # The same FaceDetail as DetectFaces with these attributes: the engine attributes behind them run.
         return _service(call).index_faces(
             p["CollectionId"], data, external_image_id=p.get("ExternalImageId"), max_faces=max_faces,
-            quality_filter=p.get("QualityFilter", "AUTO"))
+            quality_filter=p.get("QualityFilter", "AUTO"), attributes=engine_attributes(wanted))
 
     result = await _run(call, work)
-    size = (result.analysis.width, result.analysis.height)
+    size, models = (result.analysis.width, result.analysis.height), result.analysis.models
     return {
         "FaceRecords": [
-            {"Face": stored_face(record, size), "FaceDetail": mapping.face_detail(face, *size, wanted)}
+            {"Face": stored_face(record), "FaceDetail": mapping.face_detail(face, *size, wanted, models)}
             for record, face in result.indexed
         ],
         "FaceModelVersion": result.model,
         "UnindexedFaces": [
-            {"Reasons": list(u.reasons), "FaceDetail": mapping.face_detail(u.face, *size, wanted)}
+            {"Reasons": list(u.reasons), "FaceDetail": mapping.face_detail(u.face, *size, wanted, models)}
             for u in result.unindexed
         ],
     }

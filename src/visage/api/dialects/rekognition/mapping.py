@@ -103,6 +103,8 @@ LANDMARK_SCHEMES: dict[str, dict[str, tuple[int, ...]]] = {
 LANDMARK_TYPES: tuple[str, ...] = tuple(LANDMARK_SCHEMES["dlib68"])
 #: CompareFaces' ComparedFace carries these five only, as on AWS.
 COMPARED_FACE_LANDMARKS: tuple[str, ...] = ("eyeLeft", "eyeRight", "mouthLeft", "mouthRight", "nose")
+#: ... and these attributes, where the engine measures them.
+COMPARED_FACE_ATTRIBUTES: tuple[str, ...] = ("Emotions", "Smile")
 
 
 def landmarks_wire(
@@ -211,16 +213,18 @@ def _value_confidence(item: object) -> tuple[object, float] | None:
     return item["value"], percent(confidence)
 
 
-def attribute_fields(face: Face, wanted: set[str]) -> dict[str, Any]:
+def attribute_fields(face: Face, wanted: set[str], models: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
     """The FaceDetail members ``wanted`` that the engine actually measured, in Rekognition's shapes.
 
     The engine's contract (``Face.attributes``; confidences in [0, 1] like ``Face.confidence``):
     ``age: {"value", "low", "high"}``, ``gender: {"value": "male"|"female", "probability"}``,
     ``emotion: {"dominant", "scores": {"happy": p, "scared": p, ...}}`` (also accepted: ``emotions`` as
-    that dict or a list of ``{"type", "confidence"}``), ``glasses: {"value": "sun"|"none", "probability"}``,
-    ``smile``/``eyeglasses``/``sunglasses``/``beard``/``mustache``/``eyes_open``/``mouth_open``/
-    ``face_occluded: {"value": bool, "probability"}`` (``mouth_open`` has a value and no confidence),
-    ``eye_direction: {"yaw", "pitch", "confidence"}``.
+    that dict or a list of ``{"type", "confidence"}``), ``glasses: {"value": "common"|"sun"|"none",
+    "probability", "score"}``, ``smile``/``beard``/``mustache``/``mouth_open: {"value": bool, "probability"}``
+    (``mouth_open`` has a value and no confidence), ``eyes_open: {"value": bool, "probability", "left",
+    "right"}``, ``iris`` (10 points) for ``EyeDirection``, and ``mask`` with ``Face.quality`` for ``FaceOccluded``.
+    ``models`` are the request's attribute models and methods (``ImageAnalysis.models``): they say
+    whether the glasses measure that ran has a clear-glasses class.
     Anything missing or malformed is omitted, never guessed.
     """
     attrs: Mapping[str, Any] = face.attributes or {}
@@ -239,12 +243,7 @@ def attribute_fields(face: Face, wanted: set[str]) -> dict[str, Any]:
             # A measured value without a calibrated confidence (mouth_open: a landmark ratio against
             # a threshold): Value only; Rekognition's Confidence is optional and is never invented.
             out[field] = {"Value": bool(item["value"])}
-    glasses = attrs.get("glasses")
-    if "Sunglasses" in wanted and "Sunglasses" not in out and isinstance(glasses, Mapping):
-        # visage's glasses is "sun" | "none" (clear glasses are not detected, so Eyeglasses stays absent).
-        p = _number(glasses.get("probability"))
-        if glasses.get("value") in ("sun", "none") and p is not None:
-            out["Sunglasses"] = {"Value": glasses["value"] == "sun", "Confidence": percent(p)}
+    out.update(_glasses(attrs.get("glasses"), wanted, out, _detects_clear_glasses(models)))
     gender = _value_confidence(attrs.get("gender")) if "Gender" in wanted else None
     if gender is not None and str(gender[0]).lower() in ("male", "female"):
         out["Gender"] = {"Value": str(gender[0]).capitalize(), "Confidence": gender[1]}
@@ -262,12 +261,93 @@ def attribute_fields(face: Face, wanted: set[str]) -> dict[str, Any]:
                 rows[kind] = max(rows.get(kind, 0.0), percent(p))
         if rows:
             out["Emotions"] = [{"Type": k, "Confidence": v} for k, v in sorted(rows.items(), key=lambda kv: -kv[1])]
-    gaze = attrs.get("eye_direction")
-    if "EyeDirection" in wanted and isinstance(gaze, Mapping):
-        yaw, pitch, confidence = (_number(gaze.get(k)) for k in ("yaw", "pitch", "confidence"))
-        if yaw is not None and pitch is not None and confidence is not None:
-            out["EyeDirection"] = {"Yaw": yaw, "Pitch": pitch, "Confidence": percent(confidence)}
+    if "EyeDirection" in wanted:
+        gaze = _eye_direction(face)
+        if gaze is not None:
+            out["EyeDirection"] = gaze
+    if "FaceOccluded" in wanted and "FaceOccluded" not in out:
+        occluded = face_occluded(face)
+        if occluded is not None:
+            out["FaceOccluded"] = {"Value": occluded}
     return out
+
+
+def _glasses(glasses: object, wanted: set[str], out: Mapping[str, Any], sees_clear: bool) -> dict[str, Any]:
+    """``Eyeglasses`` and ``Sunglasses`` from the engine's ``glasses: {"value": "common"|"sun"|"none",
+    "probability"}`` (the probability of that value). Sunglasses are glasses, as on AWS (a face in
+    sunglasses answers Eyeglasses true and Sunglasses true); each Confidence is the probability of the
+    class that decided it, never a sum the engine did not give. An engine whose glasses measure knows
+    only "sun" | "none" (no ``common`` class: clear glasses undetected) gives Sunglasses alone."""
+    if not isinstance(glasses, Mapping):
+        return {}
+    value, p = glasses.get("value"), _number(glasses.get("probability"))
+    if value not in ("common", "sun", "none") or p is None:
+        return {}
+    fields: dict[str, Any] = {}
+    if "Sunglasses" in wanted and "Sunglasses" not in out:
+        fields["Sunglasses"] = {"Value": value == "sun", "Confidence": percent(p)}
+    # "none" says "no glasses" only from a measure that detects clear glasses; from a sun/none measure it
+    # says "no sunglasses", and Eyeglasses false would be a guess.
+    if "Eyeglasses" in wanted and "Eyeglasses" not in out and (value != "none" or sees_clear):
+        fields["Eyeglasses"] = {"Value": value != "none", "Confidence": percent(p)}
+    return fields
+
+
+def _detects_clear_glasses(models: tuple[str, ...] | list[str]) -> bool:
+    """Whether the glasses measure that ran has a ``common`` (clear glasses) class: the frame method
+    (``attributes.GLASSES_METHOD``, the fast pipeline) is among the request's models. The occluder method
+    alone (the dlib pipeline) knows only sun/none."""
+    from visage.analysis import attributes
+
+    method = getattr(attributes, "GLASSES_METHOD", None)
+    return method is not None and method in models
+
+
+def _eye_direction(face: Face) -> dict[str, float] | None:
+    """``EyeDirection`` (visage.analysis.gaze: iris centres on the mesh's eye corners; Pose's signs).
+    Confidence is omitted: the method has no calibrated one."""
+    attrs: Mapping[str, Any] = face.attributes or {}
+    gaze = attrs.get("eye_direction")
+    if not isinstance(gaze, Mapping) and face.landmarks is not None and face.landmarks.scheme == "mesh468":
+        iris = attrs.get("iris")
+        if isinstance(iris, list | np.ndarray):
+            from visage.analysis.gaze import eye_direction
+
+            gaze = eye_direction(face.landmarks.points, np.asarray(iris, np.float64))
+    if not isinstance(gaze, Mapping):
+        return None
+    yaw, pitch = _number(gaze.get("yaw")), _number(gaze.get("pitch"))
+    if yaw is None or pitch is None:
+        return None
+    out = {"Yaw": yaw, "Pitch": pitch}
+    confidence = _number(gaze.get("confidence"))
+    if confidence is not None:
+        out["Confidence"] = percent(confidence)
+    return out
+
+
+#: The parts whose occlusion makes a face occluded (the eyes, nose and mouth: what AWS names, "objects
+#: like hands, masks, glasses"), and the quality measure's own decision threshold (visible fraction
+#: below it = occluded; visage.analysis.occlusion.OCCLUDED_BELOW, docs/quality.md).
+OCCLUSION_PARTS: tuple[str, ...] = ("left_eye", "right_eye", "nose", "mouth")
+
+
+def face_occluded(face: Face) -> bool | None:
+    """``FaceOccluded.Value``: some eye, the nose or the mouth is less than half visible by the quality
+    occlusion measure, or the engine's mask attribute (where it ran) says the face wears a mask
+    (docs/rekognition.md; measured by bench/eval_face_occluded.py). None when neither was measured."""
+    from visage.analysis.occlusion import OCCLUDED_BELOW
+
+    votes: list[bool] = []
+    occlusion = (face.quality or {}).get("occlusion")
+    if isinstance(occlusion, Mapping):
+        parts = [_number(occlusion.get(p)) for p in OCCLUSION_PARTS]
+        if all(v is not None for v in parts):
+            votes.append(min(parts) < OCCLUDED_BELOW)  # type: ignore[type-var]
+    mask = (face.attributes or {}).get("mask")
+    if isinstance(mask, Mapping) and isinstance(mask.get("value"), bool | np.bool_):
+        votes.append(bool(mask["value"]))
+    return any(votes) if votes else None
 
 
 def quality_wire(face: Face) -> dict[str, float] | None:
@@ -288,10 +368,12 @@ def pose_wire(face: Face) -> dict[str, float] | None:
 
 
 # ------------------------------------------------------------------------------------- shapes
-def face_detail(face: Face, width: int, height: int, wanted: set[str] | None = None) -> dict[str, Any]:
-    """A ``FaceDetail``: the default members plus the attributes in ``wanted`` that exist."""
+def face_detail(face: Face, width: int, height: int, wanted: set[str] | None = None,
+                models: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+    """A ``FaceDetail``: the default members plus the attributes in ``wanted`` that exist (``models``: the
+    request's ``ImageAnalysis.models``)."""
     out: dict[str, Any] = {"BoundingBox": bounding_box(face.box, width, height)}
-    out.update(attribute_fields(face, wanted or set()))
+    out.update(attribute_fields(face, wanted or set(), models))
     optional = {
         "Landmarks": landmarks_wire(face.landmarks, width, height),
         "Pose": pose_wire(face),
@@ -311,8 +393,7 @@ def compared_face(face: Face, width: int, height: int) -> dict[str, Any]:
         "Quality": quality_wire(face),
     }
     out.update({k: v for k, v in optional.items() if v is not None})
-    extra = attribute_fields(face, {"Emotions", "Smile"})
-    out.update(extra)
+    out.update(attribute_fields(face, set(COMPARED_FACE_ATTRIBUTES)))
     return out
 
 

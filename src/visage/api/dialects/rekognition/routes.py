@@ -91,9 +91,9 @@ def analysis_options(templates: bool = False, wanted: set[str] | None = None) ->
     engine attributes behind the ``wanted`` FaceDetail members that have a source (only those run)."""
     fields = {f.name for f in dataclasses.fields(AnalyzeOptions)}
     extra: dict[str, Any] = {"quality": True} if "quality" in fields else {}
-    sources = {ENGINE_ATTRIBUTE[f] for f in wanted or () if f in ENGINE_ATTRIBUTE}
+    sources = engine_attributes(wanted)
     if sources:
-        extra["attributes"] = frozenset(sources)
+        extra["attributes"] = sources
     # AWS: DetectFaces (and every operation here) works on "the 100 largest faces in the image".
     return AnalyzeOptions(landmarks=True, pose=True, templates=templates, max_faces=REKOGNITION_MAX_FACES, **extra)
 
@@ -101,10 +101,17 @@ def analysis_options(templates: bool = False, wanted: set[str] | None = None) ->
 REKOGNITION_MAX_FACES = 100
 
 
-#: FaceDetail member -> the engine attribute that measures it (docs/attributes.md). Members not listed
-#: (Eyeglasses, Beard, Mustache, EyesOpen, FaceOccluded, EyeDirection) have no source and stay absent.
+#: FaceDetail member -> the engine attribute that measures it (docs/attributes.md). An attribute the engine
+#: lacks is not computed and its member stays absent. FaceOccluded also reads the quality occlusion measure
+#: (always computed); EyeDirection, not listed, the Iris model's points (when the pipeline runs it).
 ENGINE_ATTRIBUTE = {"AgeRange": "age", "Gender": "gender", "Emotions": "emotion", "Smile": "smile",
-                    "MouthOpen": "mouth_open", "Sunglasses": "glasses"}
+                    "MouthOpen": "mouth_open", "Sunglasses": "glasses", "Eyeglasses": "glasses",
+                    "EyesOpen": "eyes_open", "Beard": "beard", "Mustache": "mustache", "FaceOccluded": "mask"}
+
+
+def engine_attributes(wanted: set[str] | None) -> frozenset[str]:
+    """The engine attributes behind the ``wanted`` FaceDetail members."""
+    return frozenset(ENGINE_ATTRIBUTE[f] for f in wanted or () if f in ENGINE_ATTRIBUTE)
 
 
 Handler = Callable[[Call, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -210,7 +217,8 @@ async def detect_faces(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     data = await call.image_bytes(p["Image"], "Image")
     wanted = mapping.requested_fields(p.get("Attributes"))
     result = await call.analyze(data, analysis_options(wanted=wanted))
-    return {"FaceDetails": [mapping.face_detail(f, result.width, result.height, wanted) for f in result.faces]}
+    return {"FaceDetails": [mapping.face_detail(f, result.width, result.height, wanted, result.models)
+                            for f in result.faces]}
 
 
 def _passing(analysis: ImageAnalysis, level: str) -> list[Face]:
@@ -228,6 +236,8 @@ async def compare_faces(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     # Only the largest source face is compared; without a filter, the others need no template.
     source_options = dataclasses.replace(options, max_faces=1) if level == "NONE" else options
     source = await call.analyze(source_bytes, source_options)
+    # ComparedFace carries Emotions and Smile: the target's faces get those attributes (where the engine has them).
+    options = analysis_options(templates=True, wanted=set(mapping.COMPARED_FACE_ATTRIBUTES))
     candidates = _passing(source, level)
     if not candidates:
         which = "no face" if not source.faces else f"no face that passes QualityFilter {level}"
