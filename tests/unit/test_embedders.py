@@ -132,3 +132,14 @@ def test_mesh_embedders_need_the_mesh() -> None:
     image = np.zeros((200, 200, 3), np.uint8)
     with pytest.raises(ValueError, match="Face Mesh"):
         emb.embed(image, [FacePoints(points5=ARCFACE_112 + 40)])
+
+
+def test_every_embedder_names_its_manifest_rows() -> None:
+    from visage.analysis.embedders import MANIFEST_ROWS, manifest_rows_for_template
+    from visage.models.registry import MODELS
+
+    assert set(MANIFEST_ROWS) == set(EMBEDDERS)
+    for name, rows in MANIFEST_ROWS.items():
+        assert rows and all(r in MODELS for r in rows)
+        assert manifest_rows_for_template(TEMPLATE_MODELS[name]) == rows
+    assert manifest_rows_for_template("nobody's-model-7") == ()

@@ -115,6 +115,30 @@ TEMPLATE_MODELS: dict[str, str] = {
 }
 
 
+# Manifest rows (visage.models.registry) each embedder runs, without loading any model.
+MANIFEST_ROWS: dict[str, tuple[str, ...]] = {
+    "fr-feature": ("faceplugin-fr_feature",),
+    "fr-feature-flip": ("faceplugin-fr_feature",),
+    "mobilefacenet-tflite": ("expo-MobileFaceNet",),
+    "mobilefacenet-tflite-flip": ("expo-MobileFaceNet",),
+    "fused-flip": ("faceplugin-fr_feature", "expo-MobileFaceNet"),
+    "fused": ("faceplugin-fr_feature", "expo-MobileFaceNet"),
+    "faceres-deep": ("human-faceres-deep",),
+    "faceres": ("human-faceres",),
+    "mobileface": ("human-mobileface",),
+    "mobilefacenet": ("human-mobilefacenet",),
+    "dlib": ("dlib_resnet_v1",),
+}
+
+
+def manifest_rows_for_template(template_model: str) -> tuple[str, ...]:
+    """Manifest rows of the embedder making ``template_model`` templates; () when none does."""
+    try:
+        return MANIFEST_ROWS[embedder_for_template(template_model)]
+    except ModelUnavailableError:
+        return ()
+
+
 def build_embedder(name: str, models_dir: Path, threads: int | None = None) -> Embedder:
     """The embedder ``name`` with its models loaded (ValueError lists the known names)."""
     try:
@@ -122,8 +146,9 @@ def build_embedder(name: str, models_dir: Path, threads: int | None = None) -> E
     except KeyError:
         raise ValueError(f"unknown embedder {name!r}; known: {', '.join(sorted(EMBEDDERS))}") from None
     embedder = factory(models_dir, threads)
-    if embedder.template_model != TEMPLATE_MODELS[name]:  # the table above must say what the model makes
-        raise RuntimeError(f"embedder {name} makes {embedder.template_model}, table says {TEMPLATE_MODELS[name]}")
+    if embedder.template_model != TEMPLATE_MODELS[name] or embedder.model_names != MANIFEST_ROWS[name]:
+        raise RuntimeError(f"embedder {name} makes {embedder.template_model} with {embedder.model_names}; the"
+                           f" tables say {TEMPLATE_MODELS[name]} with {MANIFEST_ROWS[name]}")
     return embedder
 
 

@@ -61,9 +61,11 @@ def index_model_version(model: str) -> str | None:
     the collection's embedder comes from (``dlib_resnet_v1``: face-recognition-models 0.3.0), from the
     manifest; a template model named ``<manifest name>-<dim>`` (``human-faceres-deep-1024``) is that
     manifest row's. None (omitted) for a model the manifest does not list."""
+    from visage.analysis.embedders import manifest_rows_for_template
     from visage.models.registry import MODELS
 
-    spec = MODELS.get(model) or MODELS.get(re.sub(r"-\d+$", "", model))
+    rows = manifest_rows_for_template(model)  # the embedder's (first) manifest row
+    spec = MODELS.get(rows[0]) if rows else MODELS.get(model) or MODELS.get(re.sub(r"-\d+$", "", model))
     version = spec.source.version if spec is not None else None
     return version if version and all(c.isdigit() or c == "." for c in version) else None
 
