@@ -47,7 +47,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     app.state.visage.advertise_url = client_url(host, port)  # `visage index` beside it finds it from the store
     uvicorn.run(app, host=host, port=port, log_level=args.log_level, access_log=False,
-                log_config=log_config, http=guarded_h11(settings.header_timeout_s))
+                log_config=log_config, http=guarded_h11(settings.header_timeout_s),
+                limit_concurrency=settings.max_connections)
     return 0
 
 

@@ -68,6 +68,13 @@ class Settings(BaseSettings):
         "auto", description="/docs and /openapi.json: 'auto' needs a native API key when keys are set (open"
         " otherwise), 'open' always open, 'off' not served.",
     )
+    max_body_bytes_in_flight: int = Field(
+        64 * 1024 * 1024, gt=0, description="Request bodies of 256 KiB or more are admitted against this many"
+        " bytes in total before they are read; beyond it, 429 (never below one VISAGE_MAX_REQUEST_BYTES body).",
+    )
+    max_connections: int = Field(
+        256, gt=0, description="Concurrent HTTP connections and requests `visage serve` accepts; beyond, 503.",
+    )
 
     # Auth for the native API: comma-separated keys, each optionally suffixed ':admin' or ':read'.
     api_keys: str | None = Field(
@@ -116,6 +123,11 @@ class Settings(BaseSettings):
     )
     url_fetch_max_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest image fetched from a URL.")
     url_fetch_timeout_s: float = Field(5.0, gt=0, description="Total time allowed for fetching one image URL.")
+    url_fetch_workers: int = Field(
+        8, gt=0, description="Threads fetching image URLs and S3 objects (apart from inference, so slow hosts"
+        " never hold up other requests).",
+    )
+    url_fetch_max_queue: int = Field(32, ge=0, description="Image fetches that may wait for a fetch thread before 429.")
     # Rekognition dialect (POST / with X-Amz-Target): AWS Signature V4 against these keys.
     aws_keys: SecretStr | None = Field(
         None, description="Rekognition dialect access keys for SigV4: 'AKID:SECRET', comma-separated."

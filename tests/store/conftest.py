@@ -59,7 +59,7 @@ def pg_server() -> Iterator[str]:
         shutil.rmtree(datadir, ignore_errors=True)
 
 
-@pytest.fixture(params=["sqlite", "sqlite-ann", "postgres"])
+@pytest.fixture(params=["sqlite", "sqlite-ann", "postgres", "postgres-ann"])
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 

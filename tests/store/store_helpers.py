@@ -14,6 +14,7 @@ from visage.types import Box, Template
 MODEL = "test-model"
 DIM = 16
 _db_counter = itertools.count()
+_PG_OPTIONS = {"ann_min", "probes", "index", "pool_size", "ef_search"}
 
 
 def unit_vectors(n: int, dim: int = DIM, seed: int = 0) -> np.ndarray:
@@ -51,10 +52,16 @@ def _fresh_database(base_uri: str) -> str:
 
 
 def backend_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path, **opts: object) -> str:
-    """A fresh, empty store of ``kind``; ``sqlite-ann`` forces the IVF (approximate) path from 8 faces up."""
+    """A fresh, empty store of ``kind``; ``sqlite-ann`` / ``postgres-ann`` force the IVF (approximate)
+    path from 8 faces up."""
     if kind == "sqlite-ann":
         kind, opts = "sqlite", {"ann_threshold": 8, **opts}
+    if kind == "postgres-ann":
+        kind, opts = "postgres", {"ann_min": 8, **opts}
+    if kind == "postgres":  # the SQLite-only knobs some tests pass mean nothing here
+        opts = {k: v for k, v in opts.items() if k in _PG_OPTIONS}
+    query = "&".join(f"{k}={v}" for k, v in opts.items())
     if kind == "sqlite":
-        query = "&".join(f"{k}={v}" for k, v in opts.items())
         return f"sqlite:///{tmp_path}/visage.db" + (f"?{query}" if query else "")
-    return _fresh_database(request.getfixturevalue("pg_server"))
+    url = _fresh_database(request.getfixturevalue("pg_server"))
+    return url + (("&" if "?" in url else "?") + query if query else "")

@@ -294,14 +294,7 @@ def test_export_sqlite_import_postgres_and_back(request: pytest.FixtureRequest, 
         buf.seek(0)
         info = pg.import_collection(buf)
         assert (info.collection_id, info.face_count, info.user_count) == ("c", 150, 3)
-        import psycopg  # the bulk import dropped the HNSW index during the load: it must be back
-
-        with psycopg.connect(pg_url) as conn:
-            defs = [
-                r[0]
-                for r in conn.execute("SELECT indexdef FROM pg_indexes WHERE tablename LIKE 'visage_faces_%'")
-            ]
-        assert sum("hnsw" in d and "vector_cosine_ops" in d for d in defs) == 1
+        assert pg.index_info("c")["kind"] == "exact"  # 150 faces: below ann_min, no IVF index yet
         _same_collection(lite, "c", pg, "c")
 
         back = io.StringIO()
@@ -337,3 +330,41 @@ def test_sqlite_ivf_probes_a_fraction_of_lists_and_keeps_recall(tmp_path: Path) 
     recall = np.mean([h == added[e].face_id for h, e in zip(hits, exact, strict=True)])
     assert recall >= 0.95
     store.close()
+
+
+def test_sqlite_pq_index_reranks_exactly_persists_and_retrains(tmp_path: Path) -> None:
+    """At 256-d and above the IVF lists hold PQ codes: results still carry exact cosines, enrolled
+    faces find themselves, the index reloads from its file, and a retrain reads the records."""
+    dim = 256
+    store = SQLiteStore(tmp_path / "v.db", ann_threshold=1000)
+    try:
+        store.create_collection("c", MODEL, dim)
+        vecs = unit_vectors(6000, dim=dim, seed=12)
+        store.warm("c")  # loaded while empty: promoted to IVF by the add that crosses 1000
+        added = store.add_faces("c", new_faces(vecs[:1200], model=MODEL))
+        info = store.index_info("c")
+        assert (info["mode"], info["kind"]) == ("ivf", "ivf-pq")
+        trained = store._indexes[next(iter(store._indexes))].trained_n
+        added += store.add_faces("c", new_faces(vecs[1200:], model=MODEL, start=1200))  # > 4x: retrain
+        idx = store._indexes[next(iter(store._indexes))]
+        assert idx.kind == "ivf-pq" and idx.trained_n > 4 * trained
+        assert store.index_consistent("c")
+        rng = np.random.default_rng(4)
+        src = rng.integers(0, 6000, 100)
+        probes = vecs[src] + rng.standard_normal((100, dim)).astype(np.float32) * 0.02
+        probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+        for p, s in zip(probes, src, strict=True):
+            hits = store.search("c", template(p), max_results=5)
+            assert hits[0].face.face_id == added[s].face_id
+            exact = [float(np.dot(vecs[int(h.face.image_id.split("-")[1])], p)) for h in hits]
+            np.testing.assert_allclose([h.cosine for h in hits], exact, atol=1e-5)  # exact, not PQ scores
+        _assert_all_searchable(store, "c", {f.face_id: f.template.vector for f in added[::15]})
+    finally:
+        store.close()
+    store = SQLiteStore(tmp_path / "v.db", ann_threshold=1000)
+    try:
+        info = store.warm("c")
+        assert (info["kind"], info["source"]) == ("ivf-pq", "file")
+        _assert_all_searchable(store, "c", {f.face_id: f.template.vector for f in added[::45]})
+    finally:
+        store.close()

@@ -35,13 +35,19 @@ def test_supported_and_unsupported_partition_the_names() -> None:
 
 
 def test_age_from_bins() -> None:
+    from visage.analysis.attributes import AGE_CALIBRATION
+
+    k, b = AGE_CALIBRATION
     p = np.zeros(100)
     p[40] = 1.0
-    assert age_from_bins(p) == {"value": 40.0, "low": 40.0, "high": 40.0}
+    assert age_from_bins(p) == {"value": round(k * 40 + b, 1), "low": round(k * 40 + b), "high": round(k * 40 + b)}
     p = np.zeros(100)
     p[30:51] = 1.0
     a = age_from_bins(p)
-    assert a["value"] == 40.0 and 30 <= a["low"] < 40 < a["high"] <= 50
+    assert a["value"] == round(k * 40 + b, 1) and k * 30 + b - 1 <= a["low"] < a["value"] < a["high"] <= k * 50 + b + 1
+    p = np.zeros(100)
+    p[0] = 1.0
+    assert age_from_bins(p)["value"] >= 0.0  # the line never gives a negative age
 
 
 def test_gender_and_emotion() -> None:
@@ -103,5 +109,6 @@ def test_each_model_runs_once_per_request_batched() -> None:
     res = fa.run(image, [mesh, mesh + 5], frozenset({"emotion", "expression", "smile", "age", "gender"}))
     assert made["emotion"].runs == 1 and made["faceres-deep"].runs == 1
     assert res.values[0]["expression"]["value"] in ("smile", "laugh")
-    assert res.values[1]["age"]["value"] == 40.0 and res.values[1]["gender"]["value"] == "male"
+    assert res.values[1]["age"]["value"] == age_from_bins(np.eye(100)[40])["value"]
+    assert res.values[1]["gender"]["value"] == "male"
     assert set(res.timings_ms) == {"attr_age+gender", "attr_emotion+smile", "attr_expression"}

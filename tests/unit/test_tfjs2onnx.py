@@ -240,3 +240,20 @@ def test_convert_cached_is_keyed_by_source_sha(tmp_path: Path) -> None:
     assert second != first
     (y,) = run_onnx(second, np.array([[-1.0, 2.0]], np.float32))
     np.testing.assert_allclose(y, 1 / (1 + np.exp(-np.array([[0.0, 2.0]]))), atol=1e-6)
+
+
+def test_cached_conversion_does_not_rehash_unchanged_sources(tmp_path: Path, monkeypatch) -> None:
+    """Serving from the cache hashes the weight shards once, not on every start (issue 15 cold start)."""
+    import visage.models.onnx_cache as onnx_cache
+
+    g = Graph([1, 2])
+    g.op("y", "Relu", ["input"])
+    path = g.save(tmp_path)
+    first = convert_cached(path)
+    hashed: list[Path] = []
+    real = onnx_cache.source_sha256
+    monkeypatch.setattr(onnx_cache, "source_sha256", lambda p: hashed.append(p) or real(p))
+    assert convert_cached(path) == first and hashed == []
+    g.op("z", "Sigmoid", ["y"])
+    g.save(tmp_path)  # a changed source is hashed (and converted) again
+    assert convert_cached(path) != first and len(hashed) == 1

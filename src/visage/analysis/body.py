@@ -37,9 +37,9 @@ import cv2
 import numpy as np
 
 from visage.models.fetch import ensure_models
+from visage.models.onnx_cache import convert_cached
 from visage.models.onnx_session import get_session
 from visage.models.registry import get_spec
-from visage.models.tfjs2onnx import convert_cached
 from visage.types import Box
 
 MODEL = "human-centernet"

@@ -24,11 +24,13 @@ from starlette.requests import ClientDisconnect
 
 from visage import __version__
 from visage.api import console
+from visage.api.admission import BodyBudgetMiddleware
 from visage.api.body import BodyLimitMiddleware
 from visage.api.dialects import qiniu, quality_stateless, rekognition, threedivi
 from visage.api.errors import status_for
 from visage.api.inference import InferencePool
 from visage.api.keys import KeyRing
+from visage.api.memory import tune_allocator
 from visage.api.metrics import Metrics
 from visage.api.native.collections import router as collections_router
 from visage.api.native.info import router as info_router
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tune_allocator()  # large bodies and images go back to the OS when freed (visage.api.memory)
         task = None
         if state.engine_ is None:
             task = asyncio.get_running_loop().run_in_executor(None, _load_quietly, state)
@@ -82,6 +85,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.error_renderers = {"native": render_native_error}
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
     app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.body_timeout_s)
+    app.add_middleware(BodyBudgetMiddleware, budget_bytes=settings.max_body_bytes_in_flight,
+                       max_request_bytes=settings.max_request_bytes)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +19,14 @@ from visage.api.metrics import Metrics
 from visage.collections import CollectionService
 from visage.config import Settings
 from visage.engine import Engine
-from visage.errors import ForbiddenError, ModelUnavailableError, StoreUnavailableError, UnauthorizedError, VisageError
+from visage.errors import (
+    ForbiddenError,
+    ModelUnavailableError,
+    StoreUnavailableError,
+    TimeoutError_,
+    UnauthorizedError,
+    VisageError,
+)
 from visage.store import TemplateStore, open_store
 from visage.types import ImageAnalysis
 
@@ -33,6 +40,8 @@ class AppState:
     pool: InferencePool
     metrics: Metrics
     engine_: Engine | None = None
+    #: Image-URL and S3 fetches: admitted and bounded like inference, on threads of their own.
+    fetch_pool: InferencePool | None = None
     api_keys: KeyRing = field(default_factory=KeyRing)
     load_error: str | None = None
     #: The URL local clients reach this server at (set by ``visage serve``; None for embedded apps).
@@ -93,6 +102,8 @@ class AppState:
         return self._collections
 
     def close(self) -> None:
+        if self.fetch_pool is not None:
+            self.fetch_pool.shutdown()
         if self.store_ is not None:
             path = getattr(self.store_, "path", None)
             if self.advertise_url and isinstance(path, Path):
@@ -122,7 +133,22 @@ class AppState:
         return result
 
 
-def get_state(request: Request) -> AppState:
+    async def fetch(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run the blocking fetch ``fn`` on the fetch pool (429 when it is full, one deadline for all)."""
+        pool = self.fetch_pool
+        if pool is None:
+            pool = self.fetch_pool = InferencePool(self.settings.url_fetch_workers, self.settings.url_fetch_max_queue,
+                                                   self.settings.url_fetch_timeout_s, name="image fetch")
+        try:
+            return await pool.run(fn, *args)
+        except TimeoutError_:
+            from visage.api.url_fetch import UrlFetchError
+
+            raise UrlFetchError(f"image fetch took longer than {self.settings.url_fetch_timeout_s:g} s") from None
+
+
+async def get_state(request: Request) -> AppState:
+    """Dependency: the app's state (async: FastAPI would run a plain function on a thread, one hop per request)."""
     return request.app.state.visage
 
 
@@ -133,11 +159,11 @@ def _presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def require_key(role: str) -> Callable[[Request], None]:
+def require_key(role: str) -> Callable[[Request], Awaitable[None]]:
     """Dependency: when keys are configured, demand one with ``role`` ('read' or 'admin')."""
 
-    def check(request: Request) -> None:
-        keys = get_state(request).api_keys
+    async def check(request: Request) -> None:  # async: no thread hop per request (nothing here blocks)
+        keys = request.app.state.visage.api_keys
         if not keys.enabled:
             return
         presented = _presented_key(request)

@@ -11,15 +11,20 @@ Rules (every dialect that takes image URLs uses this one function):
   IP literal itself: a host name never reaches an internal address.
 * Redirects (at most :data:`MAX_REDIRECTS`) are followed only to URLs that pass the same checks.
 * The body may not exceed ``max_bytes`` (checked against Content-Length and while reading), and the
-  whole fetch, redirects included, must finish within ``timeout_s``.
+  whole fetch, redirects included, must finish within ``timeout_s``: one deadline, enforced by a
+  watchdog that shuts the connection down when it passes, so a host that trickles its status line
+  or headers a byte at a time cannot hold a fetch longer (per-read socket timeouts alone cannot).
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
+import os
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -139,19 +144,62 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
 
 
-def fetch_url(url: str, policy: FetchPolicy) -> bytes:
-    """The body of ``url`` under ``policy``; domain errors for every refusal or failure."""
+class _Watchdog:
+    """Shuts down the socket of ``conn`` when ``deadline`` passes, waking any read blocked on it."""
+
+    def __init__(self, deadline: float) -> None:
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._fire)
+        self._timer.daemon = True
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self.fired = False
+
+    def watch(self, sock: socket.socket | None) -> None:
+        with self._lock:
+            self._fd = None if sock is None else os.dup(sock.fileno())
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._fd is None:
+                return
+            self.fired = True
+            # A duplicate descriptor of the same connection: shutting it down ends reads on the
+            # original (TLS included) without closing a descriptor the reading thread still uses.
+            with socket.socket(fileno=self._fd) as dup:
+                self._fd = None
+                with contextlib.suppress(OSError):
+                    dup.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+def fetch_url(url: str, policy: FetchPolicy, deadline: float | None = None) -> bytes:
+    """The body of ``url`` under ``policy``; domain errors for every refusal or failure.
+
+    ``deadline`` (``time.monotonic()`` seconds) is when the whole fetch must be over; by default
+    ``policy.timeout_s`` from now. A caller that queued the fetch passes the deadline it admitted it with.
+    """
     if not policy.allowed_hosts:
         raise UrlNotAllowedError("image URLs are disabled on this server (no allowed hosts configured)")
     if len(url) > 4096:
         raise UrlNotAllowedError("image URL is longer than 4096 characters")
-    deadline = time.monotonic() + policy.timeout_s
+    if deadline is None:
+        deadline = time.monotonic() + policy.timeout_s
     for _ in range(MAX_REDIRECTS + 1):
         scheme, host, port, path, ip = _check(url, policy, deadline)
         remaining = max(0.05, deadline - time.monotonic())
         conn_cls = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
         conn = conn_cls(ip, host, port, remaining)
+        watchdog = _Watchdog(deadline)
         try:
+            conn.connect()
+            watchdog.watch(conn.sock)
             conn.request("GET", path, headers={"User-Agent": "visage", "Accept": "image/*"})
             sock = conn.sock  # http.client drops conn.sock once it knows the response will close it
             resp = conn.getresponse()
@@ -179,11 +227,16 @@ def fetch_url(url: str, policy: FetchPolicy) -> bytes:
                 if total > policy.max_bytes:
                     raise ImageTooLargeError(f"image at URL is larger than the limit of {policy.max_bytes} bytes")
                 chunks.append(chunk)
+            if watchdog.fired:  # the end seen may be the watchdog's shutdown, not the body's end
+                raise UrlFetchError("image URL fetch timed out")
             return b"".join(chunks)
         except TimeoutError:
             raise UrlFetchError("image URL fetch timed out") from None
         except (OSError, http.client.HTTPException):
+            if watchdog.fired or time.monotonic() > deadline:
+                raise UrlFetchError("image URL fetch timed out") from None
             raise UrlFetchError("image URL fetch failed (connection or protocol error)") from None
         finally:
+            watchdog.cancel()
             conn.close()
     raise UrlFetchError(f"image URL redirected more than {MAX_REDIRECTS} times")

@@ -20,7 +20,6 @@ Converted models are cached next to their source, keyed by the source's sha256
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -31,8 +30,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from visage.models.onnx_cache import CONVERTER_VERSION, convert_cached, source_sha256  # noqa: F401 - re-exported
+
 OPSET = 18
-CONVERTER_VERSION = "2"
 
 _NHWC_TO_NCHW = [0, 3, 1, 2]
 _NCHW_TO_NHWC = [0, 2, 3, 1]
@@ -872,34 +872,5 @@ def _prune(model: onnx.ModelProto) -> None:
     g.initializer.extend(inits)
 
 
-# ---------------------------------------------------------------------------------------------
-# Cache
-
-
-def source_sha256(model_json_path: Path) -> str:
-    """sha256 over the model.json and its weight shards (in manifest order)."""
-    digest = hashlib.sha256()
-    digest.update(model_json_path.read_bytes())
-    model_json = json.loads(model_json_path.read_text())
-    for group in model_json.get("weightsManifest", []):
-        for p in group["paths"]:
-            digest.update((model_json_path.parent / p).read_bytes())
-    return digest.hexdigest()
-
-
-def convert_cached(model_json_path: str | os.PathLike[str], batch: int | str | None = "N") -> Path:
-    """Path of the ONNX conversion of ``model_json_path``, converting once per source sha256.
-
-    The file sits next to the source: ``<stem>.<sha12>.v<converter>.onnx``.
-    """
-    path = Path(model_json_path)
-    sha = source_sha256(path)
-    tag = "" if batch is None else f".b{batch}"
-    target = path.with_name(f"{path.stem}.{sha[:16]}.v{CONVERTER_VERSION}{tag}.onnx")
-    if target.is_file():
-        return target
-    converted = convert(path, batch=batch)
-    tmp = target.with_name(target.name + f".{os.getpid()}.part")
-    tmp.write_bytes(converted.model.SerializeToString())
-    os.replace(tmp, target)
-    return target
+# The cache (convert_cached, source_sha256, CONVERTER_VERSION) lives in visage.models.onnx_cache, so that
+# serving cached conversions never imports onnx.

@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 
 from visage.models.fetch import ensure_models
+from visage.models.onnx_cache import convert_cached
 from visage.models.onnx_session import get_session
 from visage.models.registry import ModelSpec, zoo_specs
-from visage.models.tfjs2onnx import convert_cached
 
 _lock = threading.Lock()
 
@@ -49,10 +48,9 @@ def load_zoo_model(name: str, models_dir: Path, threads: int | None = None) -> Z
     with _lock:
         model_json = ensure_models([spec], models_dir)[spec.name]
         onnx_path = convert_cached(model_json)
-    proto = onnx.load(str(onnx_path), load_external_data=False)
-    meta = {p.key: p.value for p in proto.metadata_props}
-    outputs = json.loads(meta["outputs"])
     session = get_session(onnx_path, threads)
+    # The converter's metadata, read by onnxruntime itself: serving never imports onnx.
+    outputs = json.loads(session.get_modelmeta().custom_metadata_map["outputs"])
     inp = session.get_inputs()[0]
     shape = tuple(d if isinstance(d, int) else -1 for d in inp.shape)
     return ZooModel(spec=spec, session=session, input_name=inp.name, input_shape=shape, outputs=outputs)

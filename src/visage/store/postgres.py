@@ -1,12 +1,30 @@
 """Shared backend: PostgreSQL + pgvector, for API replicas behind a load balancer.
 
 URL: any libpq URL (``postgresql://user:pass@host:5432/db``) plus optional query parameters
-``pool_size`` (connections per process, default 8), ``ef_search`` (HNSW candidate list, default
-100) and ``hnsw_m`` / ``hnsw_ef_construction`` (build parameters, default 16 / 64).
+``pool_size`` (connections per process, default 8), ``index`` (``ivfflat``, the default, or
+``hnsw``: the ANN index of collections created from now on), ``ann_min`` (faces below which an
+IVF collection is searched exactly, default 10000), ``probes`` (IVF lists scanned per search,
+default ``max(32, lists/24)``), ``ef_search`` (HNSW candidate list, default 100) and ``hnsw_m`` /
+``hnsw_ef_construction`` (HNSW build parameters, default 16 / 64).
 
 Layout: one ``visage_collections`` row and **one faces table per collection**
-(``visage_faces_<cid>``) with a ``vector(dim)`` column and its own HNSW index
-(``vector_cosine_ops``). Why not one shared table with an un-dimensioned ``vector`` column and
+(``visage_faces_<cid>``) with a ``vector(dim)`` column and its own ANN index
+(``vector_cosine_ops``).
+
+Why IVFFlat by default: pgvector maintains an HNSW graph row by row on insert, which ran at 206
+faces/s at 128-d on this project's 2-core machine (10^6 faces: over 80 minutes). An IVFFlat index
+takes an insert as a nearest-centroid lookup plus an append, so ``add_faces`` stays a bulk insert
+(thousands of faces/s, docs/store.md). Its lists are trained on the rows present when it is
+built, so it is built once a collection reaches ``ann_min`` faces and **rebuilt** (``CREATE
+INDEX CONCURRENTLY`` under a new name, then the old one dropped: inserts and searches continue)
+once the collection has grown ``RETRAIN_GROWTH`` times past the size it was trained on. The build
+runs on a background thread of the replica whose insert crossed the line, under an advisory lock
+so that one replica builds at a time; the index name records its lists and trained size
+(``visage_faces_<cid>_ivf_<lists>_<rows>``), so every replica reads the same state from the
+catalog. Collections with an HNSW index (made with ``index=hnsw``, or by an older visage) keep
+it and its behaviour.
+
+Why not one shared table with an un-dimensioned ``vector`` column and
 per-collection partial indexes on a cast: a partial index is only used when the planner can prove
 its predicate, which fails for parameterised (prepared, generic-plan) queries; every insert would
 have to test every collection's partial-index predicate; and dropping a collection would be a
@@ -21,11 +39,14 @@ other's writes at once. Writes commit before returning (durability is the server
 from __future__ import annotations
 
 import json
+import logging
+import math
 import queue
+import re
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -38,7 +59,7 @@ from pgvector.psycopg import register_vector
 from psycopg import errors as pgerrors
 from psycopg import sql
 
-from visage.errors import AlreadyExistsError, LimitExceededError, NotFoundError
+from visage.errors import AlreadyExistsError, InvalidParameterError, LimitExceededError, NotFoundError
 from visage.store import portable, tokens
 from visage.store.base import (
     MAX_FACES_PER_USER,
@@ -62,9 +83,20 @@ from visage.store.base import (
 )
 from visage.types import Box, Template
 
-#: pgvector cannot build an HNSW index on ``vector`` columns above this many dimensions.
+#: pgvector cannot build an HNSW or IVFFlat index on ``vector`` columns above this many dimensions.
 HNSW_MAX_DIM = 2000
 _SCHEMA_LOCK = 0x76697361  # advisory lock id ("visa") serialising schema setup across replicas
+_BUILD_LOCK = 0x76697362  # advisory lock class (with the cid) held while an IVF index is built
+#: Rebuild an IVF index once the collection has this many times the rows it was trained on.
+RETRAIN_GROWTH = 4
+#: Probes per search: max(MIN_PROBES, lists / PROBE_DIVISOR) (the SQLite index's rule, measured
+#: for PostgreSQL in docs/store.md).
+MIN_PROBES = 32
+PROBE_DIVISOR = 24
+#: Most memory (maintenance_work_mem) an IVF build may ask the server for (pgvector's k-means).
+MAX_BUILD_MEMORY_MB = 4096
+#: Comment on a faces table naming its ANN kind; tables without one predate it and use HNSW.
+_KIND_COMMENT = "visage:ann={}"
 
 # Ids are compared bytewise (COLLATE "C") so keyset page tokens order exactly like SQLite's.
 _SCHEMA = """
@@ -97,6 +129,28 @@ _ADDED_FACE_COLUMNS = (("image_width", "integer"), ("image_height", "integer"))
 
 def _utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
+
+
+def ivf_lists(n: int) -> int:
+    """About 2*sqrt(n) lists (pgvector samples 50 rows per list to train them)."""
+    return max(1, min(int(2 * math.sqrt(n)), n // 50, 32768))
+
+
+@dataclass(frozen=True, slots=True)
+class _Ann:
+    """A faces table's ANN state as the catalog tells it (the same for every replica)."""
+
+    kind: str  # "ivfflat" or "hnsw"
+    ivf: tuple[tuple[str, int, int], ...]  # valid IVF indexes: (name, lists, trained rows)
+    invalid: tuple[str, ...]  # indexes a failed CREATE INDEX CONCURRENTLY left behind
+
+    @property
+    def lists(self) -> int:
+        return max((lists for _, lists, _ in self.ivf), default=0)
+
+    @property
+    def trained(self) -> int:
+        return max((rows for _, _, rows in self.ivf), default=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,10 +218,22 @@ class PostgresStore:
         conninfo: str,
         *,
         pool_size: int = 8,
+        index: str = "ivfflat",
+        ann_min: int = 10_000,
+        probes: int = 0,
         ef_search: int = 100,
         hnsw_m: int = 16,
         hnsw_ef_construction: int = 64,
     ) -> None:
+        if index not in ("ivfflat", "hnsw"):
+            raise InvalidParameterError("index must be ivfflat or hnsw", value=index)
+        self.index = index
+        self.ann_min = max(1, ann_min)
+        self.probes = probes
+        self._conninfo = conninfo
+        self._builds: dict[int, threading.Thread] = {}
+        self._builds_lock = threading.Lock()
+        self._bulk: set[int] = set()
         self.ef_search = ef_search
         self.hnsw_m = hnsw_m
         self.hnsw_ef_construction = hnsw_ef_construction
@@ -204,10 +270,14 @@ class PostgresStore:
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
         parts = urlsplit(url)
-        ours = {"pool_size", "ef_search", "hnsw_m", "hnsw_ef_construction"}
+        ours = {"pool_size", "ann_min", "probes", "ef_search", "hnsw_m", "hnsw_ef_construction"}
         query = parse_qsl(parts.query)
-        opts = {k: int(v) for k, v in query if k in ours}
-        rest = urlencode([(k, v) for k, v in query if k not in ours])
+        try:
+            opts: dict[str, Any] = {k: int(v) for k, v in query if k in ours}
+        except ValueError as exc:
+            raise InvalidParameterError(f"bad postgresql URL option: {exc}") from exc
+        opts.update({k: v for k, v in query if k == "index"})
+        rest = urlencode([(k, v) for k, v in query if k not in ours and k != "index"])
         scheme = "postgresql" if parts.scheme == "postgres" else parts.scheme
         return cls(urlunsplit((scheme, parts.netloc, parts.path, rest, parts.fragment)), **opts)
 
@@ -293,7 +363,16 @@ class PostgresStore:
                 c.execute(
                     sql.SQL("CREATE INDEX ON {} (user_id) WHERE user_id IS NOT NULL").format(coll.table)
                 )
-                if dim <= HNSW_MAX_DIM:
+                if dim * 4 + 512 < 8000:
+                    # keep the vector in the row (pgvector's default storage moves a 512-d
+                    # vector to TOAST: an extra lookup for every row a search returns)
+                    c.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN embedding SET STORAGE PLAIN").format(coll.table))
+                c.execute(
+                    sql.SQL("COMMENT ON TABLE {} IS {}").format(
+                        coll.table, sql.Literal(_KIND_COMMENT.format(self.index))
+                    )
+                )
+                if dim <= HNSW_MAX_DIM and self.index == "hnsw":
                     self._create_hnsw(c, coll)
         except pgerrors.UniqueViolation as exc:
             raise AlreadyExistsError(
@@ -316,24 +395,165 @@ class PostgresStore:
 
     @contextmanager
     def _bulk_load(self, collection_id: str) -> Iterator[None]:
-        """Load a *new* collection without its HNSW index, then build the index once.
+        """Load a *new* collection without its ANN index, then build the index once.
 
-        Measured at 10^5 x 128-d on 2 cores: inserting through the index ran at 206 faces/s
-        (486 s); inserting without it took 5 s and CREATE INDEX 27 s. Searches during the load
-        stay correct (an exact scan), only slower; the index is rebuilt even if the load fails.
+        Measured at 10^5 x 128-d on 2 cores: inserting through an HNSW index ran at 206 faces/s
+        (486 s); inserting without it took 5 s and CREATE INDEX 27 s. An IVF collection builds
+        its index once at the end instead of at each growth step. Searches during the load stay
+        correct (an exact scan), only slower; the index is built even if the load fails.
         """
         with self._tx() as c:
             coll = self._coll(c, collection_id)
+            ann = self._ann(c, coll)
             c.execute(
                 sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(f"visage_faces_{coll.cid}_hnsw"))
             )
+        self._bulk.add(coll.cid)
         try:
             yield
         finally:
-            if coll.dim <= HNSW_MAX_DIM:
+            self._bulk.discard(coll.cid)
+            if coll.dim <= HNSW_MAX_DIM and ann.kind == "hnsw":
                 with self._tx() as c:
                     c.execute("SET LOCAL maintenance_work_mem = '1GB'")
                     self._create_hnsw(c, coll)
+            elif coll.dim <= HNSW_MAX_DIM:
+                self._build_ivf(coll)
+
+    # ------------------------------------------------------------------ IVF index upkeep
+
+    @staticmethod
+    def _ann(c: psycopg.Connection, coll: _Coll) -> _Ann:
+        """The table's ANN kind and valid/invalid indexes, from the catalog (one round trip)."""
+        row = c.execute(
+            "SELECT obj_description(t.oid, 'pg_class'), "
+            "array_agg(i.relname::text || ':' || x.indisvalid::text) FILTER (WHERE i.relname IS NOT NULL) "
+            "FROM pg_class t LEFT JOIN pg_index x ON x.indrelid = t.oid "
+            "LEFT JOIN pg_class i ON i.oid = x.indexrelid "
+            "WHERE t.oid = to_regclass(%s) GROUP BY t.oid",
+            (f"visage_faces_{coll.cid}",),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"collection {coll.collection_id!r} not found", collection_id=coll.collection_id)
+        comment, indexes = row
+        kind = "ivfflat" if comment == _KIND_COMMENT.format("ivfflat") else "hnsw"
+        ivf, invalid = [], []
+        pattern = re.compile(rf"^visage_faces_{coll.cid}_ivf_(\d+)_(\d+)$")
+        for entry in indexes or ():
+            name, valid = entry.rsplit(":", 1)
+            if (m := pattern.match(name)) is None:
+                continue
+            if valid == "true":
+                ivf.append((name, int(m.group(1)), int(m.group(2))))
+            else:
+                invalid.append(name)
+        return _Ann(kind, tuple(ivf), tuple(invalid))
+
+    def _needs_ivf(self, ann: _Ann, rows: int) -> bool:
+        if ann.kind != "ivfflat":
+            return False
+        return rows >= self.ann_min if not ann.ivf else rows > RETRAIN_GROWTH * ann.trained
+
+    def _maybe_build_ivf(self, c: psycopg.Connection, coll: _Coll, rows: int) -> None:
+        """After an insert: start a background (re)build if the collection crossed a line."""
+        if coll.dim > HNSW_MAX_DIM or coll.cid in self._bulk:
+            return
+        with self._builds_lock:
+            running = self._builds.get(coll.cid)
+            if running is not None and running.is_alive():
+                return
+        if not self._needs_ivf(self._ann(c, coll), rows):
+            return
+        with self._builds_lock:
+            if self._closed:
+                return
+            thread = threading.Thread(target=self._build_ivf, args=(coll,), daemon=True)
+            self._builds[coll.cid] = thread
+            thread.start()
+
+    def _build_ivf(self, coll: _Coll) -> None:
+        """Build the IVF index for the collection's rows now (one replica at a time), drop the old.
+
+        ``CREATE INDEX CONCURRENTLY`` lets inserts and searches go on meanwhile (searches use
+        the previous index, or scan exactly if there is none). Failures are logged, not raised:
+        the next insert that finds the index missing or stale tries again.
+        """
+        try:
+            with psycopg.connect(self._conninfo, autocommit=True) as conn:
+                key = (_BUILD_LOCK, coll.cid)
+                if not conn.execute("SELECT pg_try_advisory_lock(%s, %s::int)", key).fetchone()[0]:
+                    return  # another replica (or thread) is building it
+                try:
+                    ann = self._ann(conn, coll)
+                    rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(coll.table)).fetchone()[0]
+                    for name in ann.invalid:
+                        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name)))
+                    if not self._needs_ivf(ann, rows) and (ann.ivf or rows < self.ann_min):
+                        return
+                    lists = ivf_lists(rows)
+                    name = f"visage_faces_{coll.cid}_ivf_{lists}_{rows}"
+                    create = sql.SQL(
+                        "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} "
+                        "USING ivfflat (embedding vector_cosine_ops) WITH (lists = {})"
+                    ).format(sql.Identifier(name), coll.table, sql.Literal(lists))
+                    conn.execute("SET maintenance_work_mem = '512MB'")
+                    try:
+                        conn.execute(create)
+                    except pgerrors.ProgramLimitExceeded as exc:
+                        # pgvector checks up front how much memory its k-means needs (about
+                        # 760 MB for 1,720 lists at 512-d): give it that, within a bound
+                        need = re.search(r"memory required is (\d+) MB", str(exc))
+                        if need is None or int(need.group(1)) > MAX_BUILD_MEMORY_MB:
+                            raise
+                        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name)))
+                        conn.execute(f"SET maintenance_work_mem = '{int(need.group(1)) + 64}MB'")
+                        conn.execute(create)
+                    for old, _, _ in ann.ivf:
+                        if old != name:
+                            conn.execute(
+                                sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(old))
+                            )
+                finally:
+                    if not conn.closed:
+                        conn.execute("SELECT pg_advisory_unlock(%s, %s::int)", key)
+        except (NotFoundError, pgerrors.UndefinedTable):
+            return  # the collection was deleted meanwhile
+        except Exception:
+            logging.getLogger(__name__).warning(
+                "building the IVF index of collection %r failed; the next insert retries",
+                coll.collection_id,
+                exc_info=True,
+            )
+
+    def wait_for_index(self, collection_id: str | None = None) -> None:
+        """Wait for this process's background index builds (all, or one collection's) to finish."""
+        with self._builds_lock:
+            threads = list(self._builds.items())
+        for cid, thread in threads:
+            if collection_id is None or cid in self._cids(collection_id):
+                thread.join()
+
+    def _cids(self, collection_id: str) -> set[int]:
+        with self._tx() as c:
+            return {self._coll(c, collection_id).cid}
+
+    def index_info(self, collection_id: str) -> dict[str, Any]:
+        """The collection's ANN state (kind, lists, trained rows, building here?) for ops and tests."""
+        with self._tx() as c:
+            coll = self._coll(c, collection_id)
+            ann = self._ann(c, coll)
+        with self._builds_lock:
+            thread = self._builds.get(coll.cid)
+        return {
+            "kind": ann.kind if ann.kind == "hnsw" or ann.ivf else "exact",
+            "lists": ann.lists,
+            "trained": ann.trained,
+            "probes": self._probes(ann.lists),
+            "building": bool(thread and thread.is_alive()),
+        }
+
+    def _probes(self, lists: int) -> int:
+        return min(lists, self.probes or max(MIN_PROBES, math.ceil(lists / PROBE_DIVISOR)))
 
     def describe_collection(self, collection_id: str) -> CollectionInfo:
         with self._tx() as c:
@@ -410,6 +630,9 @@ class PostgresStore:
                         (keys,),
                     )
                 }
+        with self._pool.connection() as c, suppress(NotFoundError):
+            # seq only grows, so the largest one is a cheap upper bound of the collection's size
+            self._maybe_build_ivf(c, coll, max(r[0] for r in found.values()))
         return [self._face(found[k], coll) for k in keys]
 
     def get_faces(self, collection_id: str, face_ids: Sequence[str]) -> list[FaceRecord]:
@@ -458,17 +681,24 @@ class PostgresStore:
     def _knn(
         self, c: psycopg.Connection, coll: _Coll, query: np.ndarray, k: int, where: str, cols: str
     ) -> list[tuple]:
-        """k nearest rows by cosine distance through the HNSW index (iterative scan when filtered)."""
-        ef = min(1000, max(self.ef_search, 2 * k))
-        c.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef)))
-        if self._iterative_scan:
-            c.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+        """k nearest rows by cosine distance through the ANN index (iterative scan when filtered)."""
+        ann = self._ann(c, coll)
+        if ann.kind == "hnsw":
+            ef = min(1000, max(self.ef_search, 2 * k))
+            c.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef)))
+            if self._iterative_scan:
+                c.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+        elif ann.ivf:
+            c.execute(sql.SQL("SET LOCAL ivfflat.probes = {}").format(sql.Literal(self._probes(ann.lists))))
+            if self._iterative_scan:  # keeps scanning lists until k rows pass a filter
+                c.execute("SET LOCAL ivfflat.iterative_scan = relaxed_order")
         stmt = sql.SQL(
             "SELECT " + cols + ", 1 - (embedding <=> %b) AS cos FROM {} " + where + " "
             "ORDER BY embedding <=> %b LIMIT %s"
         ).format(coll.table)
         with c.cursor(binary=True) as cur:
-            return cur.execute(stmt, (query, query, k)).fetchall()
+            rows = cur.execute(stmt, (query, query, k)).fetchall()
+        return sorted(rows, key=lambda r: -r[-1])  # relaxed_order may return near-ties unsorted
 
     def search(
         self, collection_id: str, template: Template, max_results: int = 10, min_cosine: float = -1.0
@@ -652,8 +882,13 @@ class PostgresStore:
         return portable.import_collection(self, fp, collection_id, bulk_load=self._bulk_load)
 
     def close(self) -> None:
+        """Wait for background index builds of this process, then close the pool. Idempotent."""
         if not self._closed:
-            self._closed = True
+            with self._builds_lock:
+                self._closed = True
+                threads = list(self._builds.values())
+            for thread in threads:
+                thread.join()
             self._pool.close()
 
     def __enter__(self) -> PostgresStore:

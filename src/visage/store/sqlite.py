@@ -149,6 +149,20 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
         yield items[start : start + size]
 
 
+class _RecordVectors:
+    """One collection's stored templates as a ``VectorSource``: what an IVF-PQ index re-ranks
+    on (exact cosines from the records) and retrains from (its lists hold only codes)."""
+
+    def __init__(self, store: SQLiteStore, cid: int, dim: int) -> None:
+        self._store, self._cid, self._dim = store, cid, dim
+
+    def vectors(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._store._vectors_by_seq(self._cid, self._dim, keys)
+
+    def stream(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        return self._store._stream(self._cid, self._dim, 0)
+
+
 class SQLiteStore:
     """:class:`~visage.store.base.TemplateStore` on one SQLite file; see the module docstring."""
 
@@ -534,21 +548,24 @@ class SQLiteStore:
         conn = self._reader()
         coll = self._coll(conn, collection_id)
         query = self._query(coll, template)
-        keys, cos = self._index(coll).search(query, max_results)
+        keys, cos, final = self._index(coll).candidates(query, max_results)
+        raw = self._raw_rows_by_seq(conn, coll, keys.tolist())
+        if not final:  # PQ candidates: exact cosines from the templates of the rows just read
+            seqs = np.fromiter(raw, dtype=np.int64, count=len(raw))
+            vecs = np.frombuffer(b"".join(raw[k][10] for k in seqs.tolist()), dtype="<f4")
+            keys, cos = top_k(seqs, vecs.reshape(len(seqs), coll.dim) @ query, max_results)
         keep = cos >= min_cosine
-        keys, cos = keys[keep], cos[keep]
-        rows = self._rows_by_seq(conn, coll, keys.tolist())
-        pairs = zip(keys.tolist(), cos.tolist(), strict=True)
-        return [FaceHit(rows[k], float(s)) for k, s in pairs if k in rows]
+        pairs = zip(keys[keep].tolist(), cos[keep].tolist(), strict=True)
+        return [FaceHit(self._face(raw[k], coll), float(s)) for k, s in pairs if k in raw]
 
-    def _rows_by_seq(self, conn: sqlite3.Connection, coll: _Coll, seqs: list[int]) -> dict[int, FaceRecord]:
-        out: dict[int, FaceRecord] = {}
+    def _raw_rows_by_seq(self, conn: sqlite3.Connection, coll: _Coll, seqs: list[int]) -> dict[int, tuple]:
+        out: dict[int, tuple] = {}
         for chunk in _chunks(seqs):
             marks = ",".join("?" * len(chunk))
             for row in conn.execute(
                 f"SELECT {_FACE_COLS} FROM faces WHERE cid = ? AND seq IN ({marks})", (coll.cid, *chunk)
             ):
-                out[row[0]] = self._face(row, coll)
+                out[row[0]] = row
         return out
 
     @staticmethod
@@ -766,7 +783,12 @@ class SQLiteStore:
         coll = self._coll(self._reader(), collection_id)
         info = dict(self._index_info.get(coll.cid, {}))
         idx = self._indexes.get(coll.cid)
-        info.update(loaded=idx is not None, mode=idx.mode if idx else None, size=len(idx) if idx else 0)
+        info.update(
+            loaded=idx is not None,
+            mode=idx.mode if idx else None,
+            kind=idx.kind if idx else None,
+            size=len(idx) if idx else 0,
+        )
         return info
 
     def index_consistent(self, collection_id: str) -> bool:
@@ -777,6 +799,22 @@ class SQLiteStore:
             rows = self._wconn.execute("SELECT seq FROM faces WHERE cid = ?", (coll.cid,)).fetchall()
             live = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             return len(idx) == len(live) and np.array_equal(np.sort(idx.keys()), np.sort(live))
+
+    def _source(self, coll: _Coll) -> _RecordVectors:
+        return _RecordVectors(self, coll.cid, coll.dim)
+
+    def _vectors_by_seq(self, cid: int, dim: int, seqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stored templates of these rows (the calling thread's reader: WAL, never blocked)."""
+        conn = self._reader()
+        rows: list[tuple[int, bytes]] = []
+        for chunk in _chunks(seqs.tolist()):
+            marks = ",".join("?" * len(chunk))
+            rows += conn.execute(
+                f"SELECT seq, template FROM faces WHERE cid = ? AND seq IN ({marks})", (cid, *chunk)
+            ).fetchall()
+        keys = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), dim)
+        return keys, vecs
 
     def _stream(self, cid: int, dim: int, after: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         cur = self._wconn.execute(
@@ -807,10 +845,7 @@ class SQLiteStore:
                         idx.add(keys, vecs)
                         info["repair_added"] += len(keys)
             if idx is None:
-                parts = list(self._stream(coll.cid, coll.dim, 0))
-                keys = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, dtype=np.int64)
-                vecs = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, coll.dim), np.float32)
-                idx = CollectionIndex.build(keys, vecs, coll.dim, self.ann_threshold)
+                idx = CollectionIndex.build_from(self._source(coll), count, coll.dim, self.ann_threshold)
         finally:
             c.execute("COMMIT")
         info["load_seconds"] = round(time.perf_counter() - t0, 3)
@@ -832,7 +867,7 @@ class SQLiteStore:
             info["reason"] = "index file missing"
             return None
         try:
-            idx = CollectionIndex.load(path, coll.dim, max_seq, trained_n, self.ann_threshold)
+            idx = CollectionIndex.load(path, coll.dim, max_seq, trained_n, self.ann_threshold, self._source(coll))
         except Exception as exc:  # corrupt or truncated file: rebuild from the records
             info["reason"] = f"index file unreadable: {exc}"
             return None

@@ -11,7 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @contextmanager
 def serve(files: dict[str, bytes]) -> Iterator[tuple[str, int]]:
-    """Serve ``files`` by path; extra paths: /slow, /huge-chunked, /redirect?to=URL. Yields (host, port)."""
+    """Serve ``files`` by path; extra paths: /slow, /trickle-headers, /huge-chunked, /redirect?to=URL.
+
+    Yields (host, port).
+    """
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:  # keep test output clean
@@ -27,6 +30,15 @@ def serve(files: dict[str, bytes]) -> Iterator[tuple[str, int]]:
                 return
             if path == "/slow":
                 time.sleep(3)
+            if path == "/trickle-headers":  # a valid answer, one byte of its head every 0.1 s (~6 s)
+                head = b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nX-Pad: " + b"a" * 20 + b"\r\n"
+                with suppress(OSError):
+                    for i in range(len(head)):
+                        self.wfile.write(head[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                    self.wfile.write(b"Content-Length: 2\r\n\r\nok")
+                return
             if path == "/huge-chunked":
                 self.send_response(200)
                 self.send_header("Transfer-Encoding", "chunked")

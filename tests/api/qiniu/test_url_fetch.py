@@ -88,6 +88,15 @@ def test_time_limit_and_http_errors(server) -> None:
         fetch_url("http://127.0.0.1:9/img.jpg", policy("127.0.0.1"))
 
 
+def test_one_deadline_covers_the_status_line_and_headers(server) -> None:
+    """A slow allow-listed host that trickles its response head cannot hold a fetch past the limit."""
+    host, port = server
+    start = time.monotonic()
+    with pytest.raises(UrlFetchError, match="timed out"):
+        fetch_url(f"http://{host}:{port}/trickle-headers", policy(host, timeout_s=0.8))
+    assert time.monotonic() - start < 1.5
+
+
 def test_allow_list_patterns() -> None:
     p = policy("*.example.com", "img.test:8080", "[::1]")
     assert _match("a.example.com", 443, p) == "*.example.com"

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import dataclasses
 import io
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,11 +198,13 @@ def _check_liveness(faces: list[Face], level: str) -> None:
                 f"face {i} liveness score {float(live['score']):.4f} is below the {level} threshold {threshold}")
 
 
-async def _image(params: DetectParams, q: QiniuState) -> tuple[bytes, tuple[int, int, int, int] | None]:
+async def _image(params: DetectParams, q: QiniuState,
+                 state: AppState) -> tuple[bytes, tuple[int, int, int, int] | None]:
     if params.image_type == "BASE64":
         return decode_base64(params.image), None
     if params.image_type == "URL":
-        return await asyncio.to_thread(fetch_url, params.image, q.fetch), None
+        deadline = time.monotonic() + q.fetch.timeout_s  # one deadline, the wait for a fetch thread included
+        return await state.fetch(fetch_url, params.image, q.fetch, deadline), None
     resolved = q.tokens.resolve(params.image)
     if resolved is None:
         raise FaceTokenNotFoundError("face_token unknown to this server, or expired (docs/qiniu.md)")
@@ -227,7 +230,7 @@ async def facedetect(request: Request, state: AppState = Depends(get_state)) -> 
         raise NotJsonError("request body must be a JSON object")
     params = parse_params(data)
     options = analyze_options(params)
-    image, stored_box = await _image(params, q)
+    image, stored_box = await _image(params, q, state)
     decoded, result = await state.infer(_analyze, state.engine, image, options)
     if not result.faces:
         raise NoFaceError("no face found in the image")

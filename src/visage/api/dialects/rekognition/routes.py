@@ -28,6 +28,7 @@ from visage.api.dialects.rekognition.protocol import TARGET_PREFIX, validate_req
 from visage.api.dialects.rekognition.s3 import S3Reader
 from visage.api.dialects.rekognition.sigv4 import KeyRing, SignedRequest, verify
 from visage.api.state import AppState, get_state
+from visage.api.url_fetch import UrlFetchError
 from visage.config import Settings
 from visage.engine import Engine
 from visage.types import Face, ImageAnalysis
@@ -72,7 +73,12 @@ class Call:
             return image["Bytes"]
         obj = image["S3Object"]
         limit = self.state.settings.max_image_bytes
-        return await run_in_threadpool(self.rek.s3.get, obj.get("Bucket"), obj.get("Name"), obj.get("Version"), limit)
+        try:
+            return await self.state.fetch(self.rek.s3.get, obj.get("Bucket"), obj.get("Name"), obj.get("Version"),
+                                          limit)
+        except UrlFetchError:
+            raise RekognitionError("InvalidS3ObjectException", "Unable to read the S3 object within the time"
+                                   " limit; retry later") from None
 
     async def analyze(self, data: bytes, options: AnalyzeOptions) -> ImageAnalysis:
         engine = self.engine

@@ -64,9 +64,10 @@ class S3Reader:
                 signed = bool(s.s3_access_key_id and s.s3_secret_access_key)
                 config = Config(
                     s3={"addressing_style": "path"},
-                    retries={"max_attempts": 2, "mode": "standard"},
-                    connect_timeout=5,
-                    read_timeout=30,
+                    retries={"max_attempts": 1, "mode": "standard"},
+                    # The fetch pool answers the client at VISAGE_URL_FETCH_TIMEOUT_S; these bound the thread.
+                    connect_timeout=s.url_fetch_timeout_s,
+                    read_timeout=s.url_fetch_timeout_s,
                     signature_version=None if signed else UNSIGNED,
                 )
                 session = botocore.session.Session()

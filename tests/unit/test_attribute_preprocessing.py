@@ -1,0 +1,92 @@
+"""Preprocessing of the attribute models and methods (no models): crops, channel order, value shapes."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from visage.analysis.attributes import aligned_face, beard, eyes, glasses
+from visage.analysis.liveness import CROP, SIZE, liveness_inputs
+
+MESH = np.load(Path(__file__).parent / "data" / "mesh468_frontal.npy").astype(np.float32)
+
+
+def _rotate(points: np.ndarray, degrees: float, centre: np.ndarray) -> np.ndarray:
+    a = math.radians(degrees)
+    r = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    out = points.copy()
+    out[:, :2] = (points[:, :2] - centre) @ r.T + centre
+    return out
+
+
+def test_eye_roi_follows_the_lid_points_and_the_eye_line() -> None:
+    for idx in eyes.MESH_EYES:
+        pts = MESH[list(idx), :2]
+        roi = eyes.eye_roi(pts)
+        assert np.allclose([roi.cx, roi.cy], pts[[1, 2, 4, 5]].mean(0), atol=1e-4)
+        assert roi.side == pytest.approx(eyes.EYE_PAD * float(np.linalg.norm(pts[3] - pts[0])), rel=1e-5)
+    centre = MESH[:, :2].mean(0)
+    tilted = _rotate(MESH, 20.0, centre)
+    level = eyes.eye_roi(MESH[list(eyes.MESH_EYES[0]), :2]).angle
+    assert eyes.eye_roi(tilted[list(eyes.MESH_EYES[0]), :2]).angle - level == pytest.approx(math.radians(20), abs=1e-4)
+
+
+def test_eye_inputs_are_grey_unit_crops_two_per_face() -> None:
+    image = np.full((480, 640, 3), 200, np.uint8)
+    x = eyes.eye_inputs(image, [MESH, MESH + 3])
+    assert x.shape == (4, 1, 24, 24) and x.dtype == np.float32
+    assert np.allclose(x, 200 / 255, atol=1 / 255)
+
+
+def test_eyes_open_value_shape_and_probability_side() -> None:
+    v = eyes.eyes_open_value(0.9, 0.8)
+    assert set(v) == {"value", "probability", "left", "right"} and v["value"] is True
+    assert v["left"] == 0.9 and v["right"] == 0.8 and 0.5 <= v["probability"] <= 1.0
+    closed = eyes.eyes_open_value(0.01, 0.05)
+    assert closed["value"] is False and closed["probability"] > 0.9
+    t = eyes.EYES_OPEN_THRESHOLD
+    assert eyes.rescale_at(t, t) == pytest.approx(0.5)
+    grid = [eyes.rescale_at(s, t) for s in np.linspace(0, 1, 21)]
+    assert grid == sorted(grid) and grid[0] == 0.0 and grid[-1] == 1.0
+
+
+def test_liveness_input_is_bgr_0_255_nchw() -> None:
+    image = np.zeros((480, 640, 3), np.uint8)
+    image[..., 0] = 250  # pure red in RGB
+    x = liveness_inputs(image, [MESH])
+    assert x.shape == (1, 3, SIZE, SIZE) and x.dtype == np.float32
+    centre = x[0, :, SIZE // 2, SIZE // 2]
+    assert centre[2] == 250 and centre[0] == 0  # red lands in the last (BGR) channel
+    assert CROP > 1.0
+
+
+def test_aligned_face_puts_the_eyes_at_fixed_points_whatever_the_tilt() -> None:
+    image = np.random.default_rng(0).integers(0, 255, (480, 640, 3), np.uint8)
+    centre = MESH[:, :2].mean(0)
+    for deg in (0.0, 25.0, -40.0):
+        face = aligned_face.align_face(image, _rotate(MESH, deg, centre))
+        p = face.points
+        left, right = p[[33, 133]].mean(0), p[[362, 263]].mean(0)
+        assert np.allclose(left, [38, 48], atol=1e-3) and np.allclose(right, [74, 48], atol=1e-3)
+        assert face.grey.shape == (aligned_face.SIZE, aligned_face.SIZE)
+
+
+def test_glasses_and_beard_value_shapes() -> None:
+    none = glasses.glasses_value(0.2 * glasses.FRAME_THRESHOLD, 0.0)
+    assert set(none) == {"value", "probability", "score"} and none["value"] == "none"
+    common = glasses.glasses_value(1.5 * glasses.FRAME_THRESHOLD, 0.1)
+    assert common["value"] == "common" and 0.5 <= common["probability"] <= 1.0
+    assert glasses.glasses_value(0.0, 0.9)["value"] == "sun"
+    b = beard.beard_value(beard.BEARD_THRESHOLD + 0.2)
+    assert set(b) == {"value", "probability", "score"} and b["value"] is True and b["probability"] > 0.5
+    assert beard.beard_value(beard.BEARD_THRESHOLD - 0.2)["value"] is False
+
+
+def test_flat_face_has_no_frame_and_no_beard() -> None:
+    image = np.full((480, 640, 3), 150, np.uint8)
+    face = aligned_face.align_face(image, MESH)
+    assert glasses.frame_score(glasses.frame_features(face)) < glasses.FRAME_THRESHOLD
+    assert beard.beard_darkness(beard.beard_features(face)) == pytest.approx(1.0 - 150 / 151, abs=1e-3)
