@@ -21,7 +21,8 @@ import cv2
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fixture_labels import labelled_images, people_images
-from visage.analysis.embedder_zoo import EMBEDDERS, ZooEmbedder
+from visage.analysis.embedders.align import FacePoints
+from visage.analysis.embedders.zoo import EMBEDDERS, ZooEmbedder
 from visage.analysis.fast_pipeline import FastConfig, FastPipeline
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.config import Settings
@@ -75,7 +76,7 @@ def main() -> None:
             cfg = replace(EMBEDDERS[name], alignment=alignment, crop=crop, input_range=rng, bgr=bgr)
             emb = ZooEmbedder(model, cfg)
             t0 = time.perf_counter()
-            temps = [(who, emb.embed(img, [pts])[0]) for who, img, pts, _ in meshes]
+            temps = [(who, emb.embed(img, [FacePoints.from_mesh(pts)])[0]) for who, img, pts, _ in meshes]
             ms = (time.perf_counter() - t0) * 1000 / len(meshes)
             gen, imp = [], []
             for (wa, ta), (wb, tb) in itertools.combinations(temps, 2):

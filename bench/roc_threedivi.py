@@ -34,7 +34,7 @@ def main() -> None:
     args = parser.parse_args()
     kwargs = {"pipeline": args.pipeline}
     if args.embedder:
-        kwargs["fast_embedder"] = args.embedder
+        kwargs["embedder"] = args.embedder
     engine = Engine(Settings(**kwargs))
     images = labelled_images()
     templates = [(who, engine.largest_template(path.read_bytes())) for who, path in images]

@@ -274,7 +274,11 @@ def _collections_local(args: argparse.Namespace, store: TemplateStore) -> int:
             ids += page
             if not token:
                 break
-        print("\n".join(ids))
+        # One line per collection: id, the embedder its templates come from (index and search use it),
+        # its template model and face count.
+        for cid in ids:
+            info = store.describe_collection(cid)
+            print(f"{cid}\t{collection_json(info)['embedder'] or '-'}\t{info.model}\t{info.face_count} faces")
     elif args.action == "create":
         engine = _engine(args)
         print(json.dumps(collection_json(store.create_collection(args.collection, engine.embedder_model,

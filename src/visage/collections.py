@@ -14,11 +14,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
 
+from visage.analysis.embedders import embedder_for_template
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.analysis.quality_filter import check_level, quality_filter_reasons
 from visage.calibration import DEFAULT_THRESHOLD, get_calibration
 from visage.engine import Engine
-from visage.errors import InvalidParameterError, NoFaceError, NotFoundError, TemplateMismatchError
+from visage.errors import (
+    InvalidParameterError,
+    ModelUnavailableError,
+    NoFaceError,
+    NotFoundError,
+    TemplateMismatchError,
+)
 from visage.store import AssociationResult, CollectionInfo, FaceRecord, NewFace, TemplateStore, UserRecord, portable
 from visage.store.base import MAX_PAGE
 from visage.types import Face, ImageAnalysis, Template
@@ -125,8 +132,8 @@ class CollectionService:
         # At most the MAX_INDEX_FACES largest faces are analysed (the pipeline returns them largest first).
         analysis = self.engine.analyze(image, AnalyzeOptions(landmarks=True, pose=True, templates=True,
                                                              quality=True, attributes=attributes,
-                                                             max_faces=MAX_INDEX_FACES))
-        self._check_model(info)
+                                                             max_faces=MAX_INDEX_FACES,
+                                                             embedder=self._embedder_for(info)))
         size = (analysis.width, analysis.height)
         keep: list[Face] = []
         unindexed: list[UnindexedFace] = []
@@ -172,8 +179,8 @@ class CollectionService:
         level = check_level(quality_filter)
         analysis = self.engine.analyze(image, AnalyzeOptions(landmarks=True, pose=True, templates=True,
                                                              max_faces=None if all_faces else 1,
-                                                             quality=level != "NONE"))
-        self._check_model(info)
+                                                             quality=level != "NONE",
+                                                             embedder=self._embedder_for(info)))
         size = (analysis.width, analysis.height)
         probes = [f for f in analysis.faces if not quality_filter_reasons(f, size, level)]
         if not probes:
@@ -218,20 +225,27 @@ class CollectionService:
     def search_users_by_image(self, collection_id: str, image: bytes, max_users: int = 10,
                               threshold: float | None = None) -> tuple[Face, list[UserMatch]]:
         info = self.store.describe_collection(collection_id)
-        analysis = self.engine.analyze(image, AnalyzeOptions(landmarks=True, pose=True, templates=True, max_faces=1))
-        self._check_model(info)
+        analysis = self.engine.analyze(image, AnalyzeOptions(landmarks=True, pose=True, templates=True, max_faces=1,
+                                                             embedder=self._embedder_for(info)))
         if not analysis.faces:
             raise NoFaceError("no face found in the image")
         face = analysis.faces[0]
         return face, self.search_users(collection_id, face.template, max_users, threshold)
 
     # ---------------------------------------------------------------- helpers
-    def _check_model(self, info: CollectionInfo) -> None:
-        if info.model != self.engine.embedder_model:
+    def _embedder_for(self, info: CollectionInfo) -> str | None:
+        """The embedder a collection's templates come from: None when it is the engine's own, else its
+        name (the pipeline loads it on first use), so a collection made under an older default keeps
+        indexing and searching in its own template space."""
+        if info.model == self.engine.embedder_model:
+            return None
+        try:
+            return embedder_for_template(info.model)
+        except ModelUnavailableError:
             raise TemplateMismatchError(
-                f"collection {info.collection_id} holds {info.model} templates; this server makes "
-                f"{self.engine.embedder_model} (start it with the matching pipeline)"
-            )
+                f"collection {info.collection_id} holds {info.model} templates, which no embedder of this "
+                f"server makes (it makes {self.engine.embedder_model})"
+            ) from None
 
     def _min_cosine(self, template: Template, threshold: float | None) -> float:
         threshold = DEFAULT_THRESHOLD if threshold is None else threshold

@@ -6,8 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from visage.analysis.embedders import DEFAULT_EMBEDDER, EMBEDDERS
 
 
 def _default_home() -> Path:
@@ -24,8 +26,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535, description="Port the server binds to.")
     pipeline: str = Field(
         "fast",
-        description="Model pipeline: 'fast' (RetinaFace + Face Mesh + FaceRes on onnxruntime; default, 10x faster"
-        " and at least as accurate as dlib on the fixtures, see docs/models.md) or 'dlib'.",
+        description="Model pipeline: 'fast' (RetinaFace + Face Mesh + VISAGE_EMBEDDER on onnxruntime; default, over"
+        " 10x faster than face_recognition, see docs/models.md) or 'dlib'.",
     )
     store_url: str | None = Field(
         None, description="Template store URL: sqlite:///path or postgresql://...; default sqlite under home."
@@ -50,10 +52,14 @@ class Settings(BaseSettings):
     min_face_size: int = Field(
         0, ge=0, description="Fast pipeline: faces whose box's longer side is below this many pixels are dropped.",
     )
-    fast_embedder: str = Field(
-        "faceres-deep",
-        description="Embedder of the fast pipeline: faceres-deep, faceres, mobileface, mobilefacenet, or dlib"
-        " (dlib's CC0 ResNet on mesh points: the commercially-safe set, slower).",
+    embedder: str = Field(
+        DEFAULT_EMBEDDER,
+        description="Face embedder of the fast pipeline (docs/models.md lists each with its LFW/calib figures):"
+        f" {', '.join(EMBEDDERS)}. dlib is the commercially-safe one (CC0 weights; slower). Collections keep"
+        " the embedder they were made with.",
+    )
+    fast_embedder: str | None = Field(
+        None, description="Deprecated old name of VISAGE_EMBEDDER; honoured when VISAGE_EMBEDDER is not set.",
     )
     fast_iris: bool = Field(False, description="Fast pipeline: run the Iris model for pupil keypoints.")
     onnx_threads: int = Field(0, ge=0, description="onnxruntime threads per model; 0 = the machine's CPU count.")
@@ -144,6 +150,12 @@ class Settings(BaseSettings):
     s3_region: str = Field("us-east-1", description="Region used to sign requests to the S3 endpoint.")
     s3_access_key_id: str | None = Field(None, description="Access key for the S3 endpoint (unsigned when unset).")
     s3_secret_access_key: SecretStr | None = Field(None, description="Secret key for the S3 endpoint.")
+
+    @model_validator(mode="after")
+    def _legacy_embedder(self) -> Settings:
+        if self.fast_embedder and "embedder" not in self.model_fields_set:
+            self.embedder = self.fast_embedder
+        return self
 
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{self.home / 'visage.db'}"

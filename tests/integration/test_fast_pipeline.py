@@ -71,7 +71,7 @@ def test_people_pairs_verify(fast) -> None:
 
 def test_templates_record_model_and_refuse_other_models(fast) -> None:
     face = analyze(fast, FACES / "obama.jpg").faces[0]
-    assert face.template.model == "human-faceres-deep-1024" and face.template.dim == 1024
+    assert face.template.model == "expo-mobilefacenet-flip-192" and face.template.dim == 192
     other = Template.from_vector("dlib_resnet_v1", np.ones(128, np.float32))
     with pytest.raises(TemplateMismatchError):
         face.template.cosine(other)
@@ -86,7 +86,7 @@ def test_max_faces_and_options(fast) -> None:
 
 
 def test_commercial_embedder_dlib_on_mesh_points() -> None:
-    """VISAGE_FAST_EMBEDDER=dlib: dlib's CC0 ResNet on mesh points, in dlib_resnet_v1's space."""
+    """VISAGE_EMBEDDER=dlib: dlib's CC0 ResNet on mesh points, in dlib_resnet_v1's space."""
     if not FACES.is_dir():
         pytest.skip(f"fixtures not found at {FACES}")
     from visage.analysis.fast_pipeline import FastConfig, FastPipeline

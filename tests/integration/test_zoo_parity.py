@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from visage.analysis.embedder_zoo import EMBEDDERS, ZooEmbedder
+from visage.analysis.embedders.align import FacePoints
+from visage.analysis.embedders.zoo import EMBEDDERS, ZooEmbedder
 from visage.analysis.facemesh import roi_from_points, warp_crops
 from visage.analysis.fast_pipeline import FastConfig, FastPipeline
 from visage.config import Settings
@@ -63,7 +64,7 @@ def pipeline_input(name: str, settings, pipe, image, dets, meshes) -> np.ndarray
         crops, _ = pipe.iris.crops(image, meshes)
         return crops.astype(np.float32) / 255.0
     emb = ZooEmbedder(load_zoo_model(name, settings.models_dir), EMBEDDERS[name])
-    return emb.prepare(emb.crops(image, meshes))
+    return emb.prepare(emb.crops(image, [FacePoints.from_mesh(m) for m in meshes]))
 
 
 @pytest.mark.parametrize("name", MODELS)

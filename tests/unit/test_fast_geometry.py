@@ -8,7 +8,7 @@ import numpy as np
 
 from visage.analysis.detectors.base import Detection, weighted_nms
 from visage.analysis.detectors.blazeface import _anchors, tiles
-from visage.analysis.embedder_zoo import ARCFACE_112, similarity_transform
+from visage.analysis.embedders.align import ARCFACE_112, similarity_transform
 from visage.analysis.facemesh import Roi, roi_from_points, unwarp
 
 

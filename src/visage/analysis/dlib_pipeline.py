@@ -27,6 +27,7 @@ from visage.analysis.pipeline import AnalyzeOptions
 from visage.analysis.pose import pose_from_dlib68
 from visage.analysis.quality import QUALITY_METHODS, FaceInput, Timer, assess_faces
 from visage.config import Settings
+from visage.errors import TemplateMismatchError
 from visage.models.fetch import ensure_models
 from visage.models.registry import MODELS
 from visage.types import Box, Face, ImageAnalysis, Landmarks, Template
@@ -130,6 +131,9 @@ class DlibPipeline:
         timings["landmarks"] = (time.perf_counter() - t0) * 1000
 
         templates: list[Template | None] = [None] * len(found)
+        if options.templates and options.embedder not in (None, "dlib"):
+            raise TemplateMismatchError(f"the dlib pipeline makes {EMBEDDER_MODEL} templates only, not the"
+                                        f" {options.embedder} embedder's (run the fast pipeline)")
         if options.templates and found:
             t0 = time.perf_counter()
             shapes5 = dlib.full_object_detections()

@@ -1,4 +1,4 @@
-"""The ``fast`` pipeline: RetinaFace (or BlazeFace) + Face Mesh + a zoo embedder, all on onnxruntime.
+"""The ``fast`` pipeline: RetinaFace (or BlazeFace) + Face Mesh + an embedder (analysis.embedders), on onnxruntime.
 
 Stages (each timed in ``ImageAnalysis.timings_ms``):
 
@@ -22,9 +22,11 @@ six mesh points through :func:`visage.analysis.pose.pose_from_points` (its sign 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -34,8 +36,8 @@ from visage.analysis.detectors.base import Detection
 from visage.analysis.detectors.blazeface import BlazeFace, BlazeFacePair
 from visage.analysis.detectors.retinaface import MODEL_NAME as RETINAFACE_MODEL
 from visage.analysis.detectors.retinaface import RetinaFace
-from visage.analysis.embedder_dlib import DlibMeshEmbedder
-from visage.analysis.embedder_zoo import EMBEDDERS, ZooEmbedder
+from visage.analysis.embedders import DEFAULT_EMBEDDER, Embedder, build_embedder
+from visage.analysis.embedders.align import FacePoints
 from visage.analysis.facemesh import FaceMesh, Iris, MeshResult, Roi, roi_from_mesh, roi_from_points
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.analysis.pose import pose_from_points
@@ -57,7 +59,6 @@ MESH_POSE_INDICES = (4, 152, 33, 263, 61, 291)
 # of the two corners), nose tip, mouth corners; image-left first, as in POINTS5.
 MESH_POINTS5 = ((33, 133), (362, 263), (1,), (61,), (291,))
 
-DEFAULT_EMBEDDER = "faceres-deep"
 DETECTORS = ("retinaface", "blazeface")
 
 
@@ -93,15 +94,19 @@ class FaceDetector(Protocol):
 class FastPipeline:
     detector: FaceDetector
     mesh: FaceMesh
-    embedder: ZooEmbedder | DlibMeshEmbedder
+    embedder: Embedder
     iris: Iris | None = None
     config: FastConfig = field(default_factory=FastConfig)
     name: str = "fast"
     attributes: FaceAttributes | None = None
+    models_dir: Path | None = None
+    # Other embedders a request asked for by name (a collection made with another one), loaded on first use.
+    _others: dict[str, Embedder] = field(default_factory=dict, repr=False)
+    _others_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, config: FastConfig | None = None) -> FastPipeline:
-        config = config or FastConfig(embedder=settings.fast_embedder, iris=settings.fast_iris,
+        config = config or FastConfig(embedder=settings.embedder, iris=settings.fast_iris,
                                       detector=settings.detector, min_face_size=settings.min_face_size,
                                       max_faces=settings.max_faces, threads=settings.onnx_threads or None)
         md, th = settings.models_dir, config.threads
@@ -109,15 +114,7 @@ class FastPipeline:
         def load(name: str):
             return load_zoo_model(name, md, th)
 
-        if config.embedder == "dlib":
-            from visage.models.fetch import ensure_models
-            from visage.models.registry import MODELS
-
-            path = ensure_models([MODELS["dlib_resnet_v1"]], md)["dlib_resnet_v1"]
-            embedder = DlibMeshEmbedder(path)
-        else:
-            emb_cfg = EMBEDDERS[config.embedder]
-            embedder = ZooEmbedder(load(emb_cfg.model), emb_cfg)
+        embedder = build_embedder(config.embedder, md, th)
         return cls(
             detector=build_detector(config, settings),
             mesh=FaceMesh(load("facemesh")),
@@ -125,7 +122,19 @@ class FastPipeline:
             iris=Iris(load("iris")) if config.iris else None,
             config=config,
             attributes=FaceAttributes(md, th),
+            models_dir=md,
         )
+
+    def embedder_named(self, name: str | None) -> Embedder:
+        """The pipeline's embedder, or the one ``name`` asks for (loaded once, on first use)."""
+        if name is None or name == self.embedder.name:
+            return self.embedder
+        with self._others_lock:
+            other = self._others.get(name)
+            if other is None:
+                other = self._others[name] = build_embedder(name, self.models_dir or Settings().models_dir,
+                                                            self.config.threads)
+        return other
 
     @property
     def embedder_model(self) -> str:
@@ -179,6 +188,12 @@ class FastPipeline:
             return np.array([p[:, 0].min(), p[:, 1].min(), p[:, 0].max(), p[:, 1].max()], np.float32)
         return det.box
 
+    @staticmethod
+    def face_points(faces_mesh: list[tuple[Detection, MeshResult]]) -> list[FacePoints]:
+        """What the embedder aligns each face on: the five points of :func:`detector_points` (RetinaFace's
+        own, or read off the mesh for BlazeFace) and the mesh itself (mesh-based embedders)."""
+        return [FacePoints(points5=detector_points(d, m), mesh=m.points) for d, m in faces_mesh]
+
     # -- the Pipeline protocol --------------------------------------------------------------
 
     def analyze(self, image: np.ndarray, options: AnalyzeOptions) -> ImageAnalysis:
@@ -204,21 +219,26 @@ class FastPipeline:
         wanted = options.attributes
         faceres = None
         templates = [None] * len(faces_mesh)
+        embed_models: list[str] = []
         if options.templates and faces_mesh:
             t0 = time.perf_counter()
-            if wanted & {"age", "gender"} and self.embedder.config.model == "faceres-deep":
+            embedder = self.embedder_named(options.embedder)
+            points = self.face_points(faces_mesh)
+            if wanted & {"age", "gender"} and embedder.name == "faceres-deep":
                 # One FaceRes-Deep run gives the template and the age and gender heads.
-                faceres, templates = self.embedder.embed_with_outputs(image, meshes)
+                faceres, templates = embedder.embed_with_outputs(image, points)
             else:
-                templates = self.embedder.embed(image, meshes)
+                templates = embedder.embed(image, points)
             timings["embed"] = (time.perf_counter() - t0) * 1000
+            if embedder is not self.embedder:
+                embed_models = list(embedder.model_names)
 
         attrs: list[dict[str, object]] = [{} for _ in faces_mesh]
-        extra_models: list[str] = []
+        extra_models: list[str] = embed_models
         if wanted and faces_mesh and self.attributes is not None:
             res = self.attributes.run(image, meshes, wanted, faceres=faceres)
             attrs = res.values
-            extra_models = res.models
+            extra_models = [*embed_models, *res.models]
             timings.update(res.timings_ms)
 
         boxes, poses = [], []

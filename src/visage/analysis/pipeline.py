@@ -35,6 +35,10 @@ class AnalyzeOptions:
     # a comma-separated string are normalised to a frozenset. Only these run.
     attributes: frozenset[str] = frozenset()
 
+    # Embedder to make templates with (a name of visage.analysis.embedders.EMBEDDERS); None = the
+    # pipeline's own. Collections set it to the embedder they were made with.
+    embedder: str | None = None
+
     def __post_init__(self) -> None:
         if not isinstance(self.attributes, frozenset) or "all" in self.attributes:
             from visage.analysis.attributes import parse_attributes

@@ -259,8 +259,10 @@ FACEPLUGIN = PackageSource(
     sha256="7ea06031d9a3f83753254fcff60506a07b81b46fc84d4ee024cd041f260ec1ba",
 )
 
-_FACEPLUGIN_LICENSE = ("MIT as the package.json states; the origin and training data of the weights are not"
-                       " stated: not in the commercial profile")
+_FACEPLUGIN_LICENSE = ("MIT as the package.json states (repository Faceplugin-ltd/FaceRecognition-LivenessDetection-"
+                       "Javascript, a commercial SDK vendor's demo); the origin and training data of the weights are"
+                       " not stated (fr_feature is MobileFaceNet-like, the class usually trained on MS1M, whose terms"
+                       " are research-only): not in the commercial profile")
 
 # name, role, file sha256, description (inputs as faceplugin's JS prepares them; DESIGN.md)
 _FACEPLUGIN: tuple[tuple[str, str, str, str], ...] = (

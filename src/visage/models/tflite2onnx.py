@@ -37,7 +37,7 @@ from flatbuffers.table import Table
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 18
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 
 _NHWC_TO_NCHW = [0, 3, 1, 2]
 _NCHW_TO_NHWC = [0, 2, 3, 1]
@@ -326,7 +326,11 @@ def _activate(ctx: _Ctx, y: str, act_code: int) -> None:
         raise UnsupportedOpError([f"{ctx.op.name} fused activation {act_code}"])
     act, b, out = _ACTIVATIONS[act_code], ctx.b, ctx.out
     if act is None:
-        b.op("Identity", [y], "id", out=out)
+        last = b.nodes[-1] if b.nodes else None
+        if last is not None and list(last.output) == [y]:
+            last.output[0] = out  # no activation: the producing node writes the op's output itself
+        else:
+            b.op("Identity", [y], "id", out=out)
     elif act == "RELU":
         b.op("Relu", [y], "relu", out=out)
     elif act == "RELU6":
@@ -678,6 +682,7 @@ def convert(path: str | os.PathLike[str], batch: int | str | None = None) -> onn
     model.ir_version = 9
     entry = model.metadata_props.add()
     entry.key, entry.value = "source", src.name
+    _fuse_prelu(model, b.consts)
     inferred = onnx.shape_inference.infer_shapes(model)
     known = {v.name: v for v in inferred.graph.output}
     for out in model.graph.output:
@@ -688,6 +693,55 @@ def convert(path: str | os.PathLike[str], batch: int | str | None = None) -> onn
             out.CopyFrom(helper.make_tensor_value_info(out.name, TensorProto.FLOAT, None))
     onnx.checker.check_model(model)
     return model
+
+
+def _fuse_prelu(model: onnx.ModelProto, consts: dict[str, np.ndarray]) -> None:
+    """Rewrite ``Add(Relu(x), Mul(Sub(x, Abs(x)), a))`` (either operand order) as ``PRelu(x, 2a)``.
+
+    TFLite has no PReLU kernel in older converters, which spell it with Relu/Abs/Sub/Mul/Add (since
+    x - |x| = 2 min(x, 0)). As five elementwise ops the chain breaks onnxruntime's blocked (NCHWc)
+    convolution layout after every layer; as one PRelu it does not.
+    """
+    g = model.graph
+    producer = {o: n for n in g.node for o in n.output}
+    uses: dict[str, int] = {}
+    for n in g.node:
+        for i in n.input:
+            uses[i] = uses.get(i, 0) + 1
+    for o in g.output:
+        uses[o.name] = uses.get(o.name, 0) + 1
+    drop: set[str] = set()
+    replace: dict[str, onnx.NodeProto] = {}
+    for node in g.node:
+        if node.op_type != "Add":
+            continue
+        relu = mul = None
+        for a, b in ((0, 1), (1, 0)):
+            pa, pb = producer.get(node.input[a]), producer.get(node.input[b])
+            if pa is not None and pb is not None and pa.op_type == "Relu" and pb.op_type == "Mul":
+                relu, mul = pa, pb
+        if relu is None or mul is None:
+            continue
+        x = relu.input[0]
+        sub = alpha = None
+        for a, b in ((0, 1), (1, 0)):
+            ps = producer.get(mul.input[a])
+            if ps is not None and ps.op_type == "Sub" and mul.input[b] in consts:
+                sub, alpha = ps, consts[mul.input[b]]
+        if sub is None or sub.input[0] != x:
+            continue
+        ab = producer.get(sub.input[1])
+        if ab is None or ab.op_type != "Abs" or ab.input[0] != x:
+            continue
+        if any(uses.get(n.output[0], 0) != 1 for n in (relu, mul, sub)) or uses.get(ab.output[0], 0) != 1:
+            continue
+        slope = f"{node.output[0]}__slope"
+        g.initializer.append(numpy_helper.from_array((2.0 * alpha).astype(np.float32), slope))
+        replace[node.name] = helper.make_node("PRelu", [x, slope], list(node.output), name=node.name + "__prelu")
+        drop.update(n.name for n in (relu, mul, sub, ab))
+    kept = [replace.get(n.name, n) for n in g.node if n.name not in drop]
+    del g.node[:]
+    g.node.extend(kept)
 
 
 def source_sha256(path: Path) -> str:

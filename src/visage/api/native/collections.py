@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from visage.analysis.embedders import embedder_for_template
 from visage.api.native.routes import _ERRORS, _json_body, _parse, _request_fields, analysis_json
 from visage.api.state import AppState, get_state, require_key
 from visage.collections import FaceMatch, IndexResult, UserMatch
-from visage.errors import InvalidParameterError
+from visage.errors import InvalidParameterError, ModelUnavailableError
 from visage.store import AssociationResult, CollectionInfo, FaceRecord, UserRecord
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"], responses=_ERRORS,
@@ -63,8 +64,18 @@ class SearchUsersRequest(_Strict):
 
 
 def collection_json(info: CollectionInfo) -> dict[str, Any]:
+    """A collection as the API and CLI show it; ``embedder`` names the embedder its templates come from
+    (the one index and search use for it), null when no embedder of this build makes them."""
     return {"collection_id": info.collection_id, "created_at": info.created_at.isoformat(), "model": info.model,
-            "dim": info.dim, "face_count": info.face_count, "user_count": info.user_count}
+            "embedder": embedder_name(info.model), "dim": info.dim, "face_count": info.face_count,
+            "user_count": info.user_count}
+
+
+def embedder_name(template_model: str) -> str | None:
+    try:
+        return embedder_for_template(template_model)
+    except ModelUnavailableError:
+        return None
 
 
 def face_record_json(rec: FaceRecord) -> dict[str, Any]:

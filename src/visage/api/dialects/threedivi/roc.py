@@ -1,7 +1,8 @@
 """verify-matcher's ``fa_r`` / ``fr_r`` from a measured ROC of the embedder, kept as data.
 
-``src/visage/data/roc_<model>.json`` holds the cosine distances (``1 - cosine``) of every genuine and
-impostor pair of the labelled fixtures, as measured by ``bench/roc_threedivi.py``. At a request's
+``src/visage/data/roc_<model>.json`` holds the cosine distance (``1 - cosine``) of every genuine and
+impostor pair of calib/ (sorted, 1e-4 resolution, base64 uint16), measured by ``bench/calibrate.py``
+with the thresholds of ``calibration.json`` (older tables: raw distances, ``bench/roc_threedivi.py``). At a request's
 distance ``d`` (the decision threshold a client would set there):
 
 * ``fa_r(d)``: share of impostor pairs with distance <= d (they would be falsely accepted);
@@ -14,6 +15,7 @@ distance 0 and 2, the ends of the cosine-distance range).
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -67,4 +69,9 @@ def get_roc(model: str) -> Roc:
         raise ModelUnavailableError(
             f"no measured ROC for embedder {model!r}: verify-matcher cannot report fa_r/fr_r "
             "(run bench/roc_threedivi.py --write with that pipeline)")
+    if "impostor_u16" in data:  # bench/calibrate.py: sorted distances x 10000, uint16, base64
+        def decode(text: str) -> np.ndarray:
+            return np.frombuffer(base64.b64decode(text), "<u2").astype(np.float64) / 10000.0
+        return Roc.from_distances(model, decode(data["genuine_u16"]), decode(data["impostor_u16"]),
+                                  data["measured_on"])
     return Roc.from_distances(model, data["genuine_distances"], data["impostor_distances"], data["measured_on"])

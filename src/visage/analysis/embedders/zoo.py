@@ -1,12 +1,12 @@
 """Face embedders of the TF.js zoo (faceres, faceres-deep, mobilefacenet, mobileface) on onnxruntime.
 
-Every embedder takes a face aligned from the 468-point mesh and returns L2-normalised templates
-named ``human-<model>-<dim>``. How each one wants its crop (alignment, crop scale, input range) is
-data in :data:`EMBEDDERS`, measured on the labelled fixtures with ``bench/eval_embedders.py``.
+Every embedder takes a face (:class:`FacePoints`: five points and the 468-point mesh) and returns
+L2-normalised templates named ``human-<model>-<dim>``. How each one wants its crop (alignment, crop
+scale, input range) is data in :data:`EMBEDDERS`, measured on the labelled fixtures with ``bench/eval_embedders.py``.
 
 Alignments:
-* ``arcface``: a similarity transform of five mesh points (eye centres, nose tip, mouth corners) onto
-  the standard 112x112 ArcFace template (scaled for other input sizes), ``crop`` zooms out around it.
+* ``arcface``: a similarity transform of the five points onto the standard 112x112 ArcFace template
+  (:mod:`visage.analysis.embedders.align`, scaled for other input sizes), ``crop`` zooms out around it.
 * ``box``: an upright square around the mesh (eye line level), ``crop`` times the mesh extent
   (Human's own way of feeding faceres).
 """
@@ -16,33 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
+from visage.analysis.embedders.align import FacePoints, align_crops
 from visage.analysis.facemesh import Roi, warp_crops
 from visage.models.zoo import ZooModel
 from visage.types import Template
-
-# ArcFace reference points in a 112x112 crop: right eye, left eye (subject's), nose tip, mouth corners.
-ARCFACE_112 = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
-                        [41.5493, 92.3655], [70.7299, 92.2041]], np.float64)
-
-# Mesh indices: right eye ring, left eye ring (means give eye centres), nose tip, mouth corners.
-RIGHT_EYE_RING = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
-LEFT_EYE_RING = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
-NOSE_TIP = 1
-MOUTH_RIGHT, MOUTH_LEFT = 61, 291
-
-
-def five_points(mesh: np.ndarray) -> np.ndarray:
-    """The ArcFace five points (5 x 2) from a 468-point mesh."""
-    return np.array([
-        mesh[list(RIGHT_EYE_RING), :2].mean(axis=0),
-        mesh[list(LEFT_EYE_RING), :2].mean(axis=0),
-        mesh[NOSE_TIP, :2],
-        mesh[MOUTH_RIGHT, :2],
-        mesh[MOUTH_LEFT, :2],
-    ], np.float64)
 
 
 @dataclass(frozen=True)
@@ -71,27 +50,11 @@ EMBEDDERS: dict[str, EmbedderConfig] = {
 }
 
 
-def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares similarity (Umeyama) mapping ``src`` points onto ``dst``: a 2x3 matrix."""
-    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
-    s, d = src - mu_s, dst - mu_d
-    cov = d.T @ s / len(src)
-    u, sig, vt = np.linalg.svd(cov)
-    sign = np.ones(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[-1] = -1
-    rot = u @ np.diag(sign) @ vt
-    var_s = (s ** 2).sum() / len(src)
-    scale = (sig * sign).sum() / var_s
-    a = scale * rot
-    t = mu_d - a @ mu_s
-    return np.hstack([a, t[:, None]])
-
-
 class ZooEmbedder:
-    """An embedder of the zoo with its alignment; ``embed(image, meshes)`` -> templates."""
+    """An embedder of the zoo with its alignment; ``embed(image, faces)`` -> templates."""
 
-    def __init__(self, model: ZooModel, config: EmbedderConfig) -> None:
+    def __init__(self, model: ZooModel, config: EmbedderConfig, name: str | None = None) -> None:
+        self.name = name or config.model
         self.model = model
         self.config = config
         self.size = model.input_size[0]
@@ -100,12 +63,15 @@ class ZooEmbedder:
         self.template_model = f"{config.template_model}-{self.dim}"
         self.model_names = (model.spec.name,)
 
-    def crops(self, image: np.ndarray, meshes: list[np.ndarray]) -> np.ndarray:
+    def crops(self, image: np.ndarray, faces: list[FacePoints]) -> np.ndarray:
         """Aligned uint8 crops (N x size x size x 3)."""
         size, cfg = self.size, self.config
         if cfg.alignment == "box":
             rois = []
-            for mesh in meshes:
+            for face in faces:
+                mesh = face.mesh
+                if mesh is None:
+                    raise ValueError(f"embedder {self.name} aligns on the Face Mesh; the pipeline gave none")
                 right, left = mesh[33, :2], mesh[263, :2]
                 angle = math.atan2(float(left[1] - right[1]), float(left[0] - right[0]))
                 c, s = math.cos(angle), math.sin(angle)
@@ -118,14 +84,7 @@ class ZooEmbedder:
             return crops
         if cfg.alignment != "arcface":
             raise ValueError(f"unknown alignment {cfg.alignment}")
-        ref = (ARCFACE_112 - 56.0) / cfg.crop + 56.0
-        ref = ref * (size / 112.0)
-        crops = np.empty((len(meshes), size, size, 3), np.uint8)
-        for i, mesh in enumerate(meshes):
-            m = similarity_transform(five_points(mesh), ref)
-            cv2.warpAffine(image, m, (size, size), dst=crops[i], flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-        return crops
+        return align_crops(image, faces, size, cfg.crop)
 
     def prepare(self, crops: np.ndarray) -> np.ndarray:
         """The model's float32 input for uint8 RGB crops (channel order and range of the config)."""
@@ -139,16 +98,16 @@ class ZooEmbedder:
         return self.model.session.run(self._output, {self.model.input_name: batch})[0].reshape(len(crops), -1)
 
     def embed_with_outputs(self, image: np.ndarray,
-                           meshes: list[np.ndarray]) -> tuple[dict[str, np.ndarray], list[Template]]:
+                           faces: list[FacePoints]) -> tuple[dict[str, np.ndarray], list[Template]]:
         """Every output of the model (TF names) and the templates, from one batched run."""
-        if not meshes:
+        if not faces:
             return {}, []
-        outs = dict(zip(self.model.outputs, self.model.run(self.prepare(self.crops(image, meshes))), strict=True))
-        vecs = outs[self.config.output].reshape(len(meshes), -1)
+        outs = dict(zip(self.model.outputs, self.model.run(self.prepare(self.crops(image, faces))), strict=True))
+        vecs = outs[self.config.output].reshape(len(faces), -1)
         return outs, [Template.from_vector(self.template_model, v) for v in vecs]
 
-    def embed(self, image: np.ndarray, meshes: list[np.ndarray]) -> list[Template]:
-        if not meshes:
+    def embed(self, image: np.ndarray, faces: list[FacePoints]) -> list[Template]:
+        if not faces:
             return []
-        vecs = self.vectors(self.crops(image, meshes))
+        vecs = self.vectors(self.crops(image, faces))
         return [Template.from_vector(self.template_model, v) for v in vecs]

@@ -1,6 +1,6 @@
 """dlib's ResNet-29 embedder (CC0) on five points taken from the 468-point mesh.
 
-The commercially-safe choice for the fast pipeline (``VISAGE_FAST_EMBEDDER=dlib``): MediaPipe
+The commercially-safe choice for the fast pipeline (``VISAGE_EMBEDDER=dlib``): MediaPipe
 detection and mesh (Apache-2.0) plus dlib's embedder, whose weights are CC0. dlib aligns its face
 chip from the 5-point layout of ``shape_predictor_5``; the mesh supplies the same points: image-right
 eye outer and inner corner (263, 362), image-left eye outer and inner corner (33, 133), and the bottom
@@ -15,6 +15,7 @@ from pathlib import Path
 import dlib
 import numpy as np
 
+from visage.analysis.embedders.align import FacePoints
 from visage.types import Template
 
 MESH_TO_DLIB5 = (263, 362, 33, 133, 2)
@@ -22,6 +23,7 @@ MODEL = "dlib_resnet_v1"
 
 
 class DlibMeshEmbedder:
+    name = "dlib"
     template_model = MODEL
     dim = 128
     model_names = ("dlib_resnet_v1",)
@@ -38,11 +40,14 @@ class DlibMeshEmbedder:
             net = self._local.net = dlib.face_recognition_model_v1(self._path)
         return net
 
-    def embed(self, image: np.ndarray, meshes: list[np.ndarray]) -> list[Template]:
-        if not meshes:
+    def embed(self, image: np.ndarray, faces: list[FacePoints]) -> list[Template]:
+        if not faces:
             return []
         shapes = dlib.full_object_detections()
-        for mesh in meshes:
+        for face in faces:
+            mesh = face.mesh
+            if mesh is None:
+                raise ValueError("the dlib embedder aligns on Face Mesh points; the pipeline gave none")
             x0, y0 = (int(v) for v in mesh[:, :2].min(axis=0))
             x1, y1 = (int(v) for v in mesh[:, :2].max(axis=0))
             parts = [dlib.point(round(float(x)), round(float(y))) for x, y in mesh[list(MESH_TO_DLIB5), :2]]

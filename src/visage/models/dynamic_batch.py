@@ -1,0 +1,62 @@
+"""Give an ONNX model exported with a fixed batch (faceplugin's 1x3x112x112) a dynamic one.
+
+One run then embeds every face of an image. The graph inputs' and outputs' first dimension becomes
+the symbol ``N``; every Reshape whose constant target starts with the old static batch copies that
+dimension from its input instead (``0`` in ONNX Reshape), which is what a batch-1 export's
+flatten-before-the-head means. The rewritten model is cached next to the source, keyed by its sha256,
+and checked by onnxruntime's own shape inference when the session loads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+REWRITE_VERSION = "1"
+
+
+def make_batch_dynamic(model: onnx.ModelProto, symbol: str = "N") -> onnx.ModelProto:
+    """A copy of ``model`` whose batch dimension is ``symbol`` (inputs, outputs, batch Reshapes)."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    g = out.graph
+    inits = {i.name for i in g.initializer}
+    real_inputs = [i for i in g.input if i.name not in inits]
+    static = {int(i.type.tensor_type.shape.dim[0].dim_value) for i in real_inputs
+              if i.type.tensor_type.shape.dim and i.type.tensor_type.shape.dim[0].HasField("dim_value")}
+    for value in (*real_inputs, *g.output):
+        dims = value.type.tensor_type.shape.dim
+        if dims:
+            dims[0].Clear()
+            dims[0].dim_param = symbol
+    del g.value_info[:]  # stale static shapes; onnxruntime infers them again
+    by_name = {i.name: i for i in g.initializer}
+    for node in g.node:
+        if node.op_type != "Reshape" or len(node.input) < 2 or node.input[1] not in by_name:
+            continue
+        init = by_name[node.input[1]]
+        shape = numpy_helper.to_array(init).copy()
+        if shape.size and int(shape[0]) in static:
+            shape[0] = 0
+            init.CopyFrom(numpy_helper.from_array(shape.astype(np.int64), init.name))
+    return out
+
+
+def dynamic_batch_cached(path: str | os.PathLike[str]) -> Path:
+    """Path of ``path`` rewritten by :func:`make_batch_dynamic`, once per source sha256."""
+    src = Path(path)
+    sha = hashlib.sha256(src.read_bytes()).hexdigest()
+    target = src.with_name(f"{src.stem}.{sha[:16]}.dyn{REWRITE_VERSION}.bN.onnx")
+    if target.is_file():
+        return target
+    model = make_batch_dynamic(onnx.load(str(src)))
+    onnx.checker.check_model(model)
+    tmp = target.with_name(target.name + f".{os.getpid()}.part")
+    tmp.write_bytes(model.SerializeToString())
+    os.replace(tmp, target)
+    return target
