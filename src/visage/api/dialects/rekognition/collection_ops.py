@@ -8,7 +8,6 @@ Blocking store and engine work runs on the inference pool, never on the event lo
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -59,11 +58,14 @@ def _image_id(image_id: str) -> str:
 def index_model_version(model: str) -> str | None:
     """``IndexFacesModelVersion`` (the model's pattern is ``[0-9.]+``): the pinned version of the package
     the collection's embedder comes from (``dlib_resnet_v1``: face-recognition-models 0.3.0), from the
-    manifest; a template model named ``<manifest name>-<dim>`` (``human-faceres-deep-1024``) is that
-    manifest row's. None (omitted) for a model the manifest does not list."""
+    manifest. A template model is named after its manifest row plus variant suffixes
+    (``human-faceres-deep-1024``, ``expo-mobilefacenet-flip-192``): the longest manifest name that, compared
+    without case, is the whole name or a ``-``-separated prefix of it. None (omitted) when none is."""
     from visage.models.registry import MODELS
 
-    spec = MODELS.get(model) or MODELS.get(re.sub(r"-\d+$", "", model))
+    name = model.lower()
+    rows = [k for k in MODELS if name == k.lower() or name.startswith(k.lower() + "-")]
+    spec = MODELS[max(rows, key=len)] if rows else None
     version = spec.source.version if spec is not None else None
     return version if version and all(c.isdigit() or c == "." for c in version) else None
 
