@@ -8,7 +8,8 @@ rule as served and for its occlusion half alone. ``eval/mask`` labels each face 
 with_mask / without_mask / mask_weared_incorrect (VOC XML); each face the engine finds is matched to a
 labelled box (IoU >= 0.4). Printed: how often FaceOccluded is true per label (a mask over nose and mouth is
 an occlusion; a bare face is not), and the balanced accuracy of with_mask vs without_mask. No peer can
-run here (AWS's FaceOccluded is a cloud model); the figure is the rule's, on real photos it never saw.
+run here (AWS's FaceOccluded is a cloud model). The mask attribute's threshold was chosen on a tune half of
+this set (docs/attributes.md), so the served figure is partly in-sample; the occlusion measure's is not.
 """
 
 from __future__ import annotations

