@@ -21,12 +21,15 @@ app = create_app(Settings())
 state = app.state.visage
 state.load_engine()
 state.store
-print(json.dumps(sorted(m for m in ("onnx", "ml_dtypes", "google.protobuf") if m in sys.modules)))
+assert state.engine.pipeline.name == "fast", state.engine.pipeline.name
+print(json.dumps(sorted(m for m in ("onnx", "ml_dtypes", "google.protobuf", "faiss", "cryptography") if m in sys.modules)))
 """
 
 
 def test_serving_start_up_does_not_import_onnx(tmp_path: Path) -> None:
-    env = {**os.environ, "VISAGE_STORE_URL": f"sqlite:///{tmp_path / 'v.db'}"}
+    # The shipped defaults (the suite's conftest picks the dlib pipeline for other tests).
+    env = {k: v for k, v in os.environ.items() if k not in ("VISAGE_PIPELINE", "VISAGE_EMBEDDER", "VISAGE_DETECTOR")}
+    env["VISAGE_STORE_URL"] = f"sqlite:///{tmp_path / 'v.db'}"
     out = subprocess.run([sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -13,7 +13,7 @@ import onnxruntime as ort
 import pytest
 
 from visage.config import Settings
-from visage.models import tflite2onnx
+from visage.models import onnx_cache, tflite2onnx
 from visage.models.fetch import ensure_models
 from visage.models.registry import MODELS
 
@@ -70,7 +70,7 @@ def test_not_a_tflite_file(tmp_path) -> None:
 def test_cached_by_source_sha(tmp_path) -> None:
     src = tmp_path / "MobileFaceNet.tflite"
     src.write_bytes(_tflite("MobileFaceNet").read_bytes())
-    first = tflite2onnx.convert_cached(src)
-    assert first.is_file() and tflite2onnx.source_sha256(src)[:16] in first.name
+    first = onnx_cache.tflite_cached(src)
+    assert first.is_file() and onnx_cache.file_sha256(src)[:16] in first.name
     mtime = first.stat().st_mtime_ns
-    assert tflite2onnx.convert_cached(src) == first and first.stat().st_mtime_ns == mtime
+    assert onnx_cache.tflite_cached(src) == first and first.stat().st_mtime_ns == mtime

@@ -3,21 +3,20 @@
 One run then embeds every face of an image. The graph inputs' and outputs' first dimension becomes
 the symbol ``N``; every Reshape whose constant target starts with the old static batch copies that
 dimension from its input instead (``0`` in ONNX Reshape), which is what a batch-1 export's
-flatten-before-the-head means. The rewritten model is cached next to the source, keyed by its sha256,
-and checked by onnxruntime's own shape inference when the session loads it.
+flatten-before-the-head means. The rewritten model is cached next to the source, keyed by its sha256
+(:func:`visage.models.onnx_cache.dynamic_batch_cached`, which imports this module only when a
+rewrite has to run), and checked by onnxruntime's own shape inference when the session loads it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-REWRITE_VERSION = "1"
+from visage.models.graph_passes import split_prelu
 
 
 def make_batch_dynamic(model: onnx.ModelProto, symbol: str = "N") -> onnx.ModelProto:
@@ -47,16 +46,9 @@ def make_batch_dynamic(model: onnx.ModelProto, symbol: str = "N") -> onnx.ModelP
     return out
 
 
-def dynamic_batch_cached(path: str | os.PathLike[str]) -> Path:
-    """Path of ``path`` rewritten by :func:`make_batch_dynamic`, once per source sha256."""
-    src = Path(path)
-    sha = hashlib.sha256(src.read_bytes()).hexdigest()
-    target = src.with_name(f"{src.stem}.{sha[:16]}.dyn{REWRITE_VERSION}.bN.onnx")
-    if target.is_file():
-        return target
-    model = make_batch_dynamic(onnx.load(str(src)))
+def rewrite_file(path: Path) -> bytes:
+    """The serialised, checked :func:`make_batch_dynamic` rewrite of the ONNX file ``path``."""
+    model = make_batch_dynamic(onnx.load(str(path)))
+    split_prelu(model)
     onnx.checker.check_model(model)
-    tmp = target.with_name(target.name + f".{os.getpid()}.part")
-    tmp.write_bytes(model.SerializeToString())
-    os.replace(tmp, target)
-    return target
+    return model.SerializeToString()

@@ -1,8 +1,13 @@
 """Where a converted model lives, and converting only when it is not there yet.
 
-Kept apart from :mod:`visage.models.tfjs2onnx` so that serving with cached conversions never
-imports ``onnx`` (and its ``ml_dtypes``/protobuf stack, seconds of start-up on a busy machine):
-the converter is imported only when a conversion has to run.
+Kept apart from the converters (:mod:`visage.models.tfjs2onnx`, :mod:`visage.models.tflite2onnx`,
+:mod:`visage.models.dynamic_batch`) so that serving with cached conversions never imports ``onnx``
+(and its ``ml_dtypes``/protobuf stack: 1.2 s of a 3 s cold start on an idle machine, seconds on a
+busy one): a converter is imported only when a conversion has to run.
+
+Every conversion is keyed by its source's sha256, and the sha256 is remembered in a stamp beside
+the source (re-hashed only when a source file's size or mtime changes), so a start reads no
+weights it does not load.
 """
 
 from __future__ import annotations
@@ -10,68 +15,132 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-CONVERTER_VERSION = "2"
+# Bumped when a converter's output changes (3: PRelu split for the NCHWc layout, graph_passes).
+CONVERTER_VERSION = "3"          # tfjs2onnx
+TFLITE_CONVERTER_VERSION = "3"   # tflite2onnx
+BATCH_REWRITE_VERSION = "2"      # dynamic_batch
 
 
-def source_sha256(model_json_path: Path) -> str:
-    """sha256 over the model.json and its weight shards (in manifest order)."""
+def file_sha256(path: Path) -> str:
+    """sha256 of one file, read in 1 MB chunks."""
     digest = hashlib.sha256()
-    digest.update(model_json_path.read_bytes())
-    model_json = json.loads(model_json_path.read_text())
-    for group in model_json.get("weightsManifest", []):
-        for p in group["paths"]:
-            digest.update((model_json_path.parent / p).read_bytes())
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
     return digest.hexdigest()
 
 
-def _source_files(model_json_path: Path) -> list[Path]:
+def source_sha256(model_json_path: Path) -> str:
+    """sha256 over a tfjs model.json and its weight shards (in manifest order)."""
+    digest = hashlib.sha256()
+    for path in _tfjs_files(model_json_path):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _tfjs_files(model_json_path: Path) -> list[Path]:
     model_json = json.loads(model_json_path.read_text())
     shards = [model_json_path.parent / p for g in model_json.get("weightsManifest", []) for p in g["paths"]]
     return [model_json_path, *shards]
 
 
-def _stamped_source_sha256(model_json_path: Path) -> str:
-    """:func:`source_sha256`, re-hashed only when a source file's size or mtime changed.
+def stamped_sha256(files: Sequence[Path], stamp: Path, compute: Callable[[], str]) -> str:
+    """``compute()``, remembered in ``stamp`` until one of ``files`` changes size or mtime.
 
-    Hashing every weight shard on every start was a fifth of model loading on a busy machine
-    (tens of MB read and hashed per model); the stamp beside the source remembers the result.
+    Hashing every weight file on every start was a fifth of model loading on a busy machine; a
+    read-only cache still works (it only hashes every time).
     """
-    files = _source_files(model_json_path)
     key = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
-    stamp = model_json_path.with_name(model_json_path.name + ".source-sha256")
     try:
         saved = json.loads(stamp.read_text())
         if saved.get("files") == key and isinstance(saved.get("sha256"), str):
             return saved["sha256"]
     except (OSError, ValueError, AttributeError):
         pass
-    sha = source_sha256(model_json_path)
+    sha = compute()
     tmp = stamp.with_name(stamp.name + f".{os.getpid()}.part")
     try:
         tmp.write_text(json.dumps({"files": key, "sha256": sha}))
         os.replace(tmp, stamp)
-    except OSError:  # a read-only cache still works, only slower
+    except OSError:
         tmp.unlink(missing_ok=True)
     return sha
 
 
+def _stamp_for(path: Path) -> Path:
+    return path.with_name(path.name + ".source-sha256")
+
+
+def _stamped_source_sha256(model_json_path: Path) -> str:
+    return stamped_sha256(_tfjs_files(model_json_path), _stamp_for(model_json_path),
+                          lambda: source_sha256(model_json_path))
+
+
+def _stamped_file_sha256(path: Path) -> str:
+    return stamped_sha256([path], _stamp_for(path), lambda: file_sha256(path))
+
+
+def cached_conversion(target: Path, build: Callable[[], bytes]) -> Path:
+    """``target`` if it exists, else ``build()``'s serialised model written there atomically."""
+    if target.is_file():
+        return target
+    data = build()
+    tmp = target.with_name(target.name + f".{os.getpid()}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return target
+
+
+def _batch_tag(batch: int | str | None) -> str:
+    return "" if batch is None else f".b{batch}"
+
+
 def convert_cached(model_json_path: str | os.PathLike[str], batch: int | str | None = "N") -> Path:
-    """Path of the ONNX conversion of ``model_json_path``, converting once per source sha256.
+    """Path of the ONNX conversion of a tfjs graph model, converting once per source sha256.
 
     The file sits next to the source: ``<stem>.<sha16>.v<converter>[.b<batch>].onnx``.
     """
     path = Path(model_json_path)
     sha = _stamped_source_sha256(path)
-    tag = "" if batch is None else f".b{batch}"
-    target = path.with_name(f"{path.stem}.{sha[:16]}.v{CONVERTER_VERSION}{tag}.onnx")
-    if target.is_file():
-        return target
-    from visage.models.tfjs2onnx import convert
+    target = path.with_name(f"{path.stem}.{sha[:16]}.v{CONVERTER_VERSION}{_batch_tag(batch)}.onnx")
 
-    converted = convert(path, batch=batch)
-    tmp = target.with_name(target.name + f".{os.getpid()}.part")
-    tmp.write_bytes(converted.model.SerializeToString())
-    os.replace(tmp, target)
-    return target
+    def build() -> bytes:
+        from visage.models.tfjs2onnx import convert
+
+        return convert(path, batch=batch).model.SerializeToString()
+
+    return cached_conversion(target, build)
+
+
+def tflite_cached(path: str | os.PathLike[str], batch: int | str | None = "N") -> Path:
+    """Path of the ONNX conversion of a ``.tflite`` file, converting once per source sha256.
+
+    The file sits next to the source: ``<stem>.<sha16>.tflite-v<converter>[.b<batch>].onnx``.
+    """
+    src = Path(path)
+    sha = _stamped_file_sha256(src)
+    target = src.with_name(f"{src.stem}.{sha[:16]}.tflite-v{TFLITE_CONVERTER_VERSION}{_batch_tag(batch)}.onnx")
+
+    def build() -> bytes:
+        from visage.models.tflite2onnx import convert
+
+        return convert(src, batch=batch).SerializeToString()
+
+    return cached_conversion(target, build)
+
+
+def dynamic_batch_cached(path: str | os.PathLike[str]) -> Path:
+    """Path of an ONNX model rewritten to a dynamic batch (:mod:`visage.models.dynamic_batch`)."""
+    src = Path(path)
+    sha = _stamped_file_sha256(src)
+    target = src.with_name(f"{src.stem}.{sha[:16]}.dyn{BATCH_REWRITE_VERSION}.bN.onnx")
+
+    def build() -> bytes:
+        from visage.models.dynamic_batch import rewrite_file
+
+        return rewrite_file(src)
+
+    return cached_conversion(target, build)

@@ -30,6 +30,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from visage.models.graph_passes import split_prelu
 from visage.models.onnx_cache import CONVERTER_VERSION, convert_cached, source_sha256  # noqa: F401 - re-exported
 
 OPSET = 18
@@ -752,6 +753,7 @@ def convert(model_json_path: str | os.PathLike[str], batch: int | str | None = N
     model.ir_version = 9
     _fuse_clip(model, b.consts)
     _prune(model)
+    split_prelu(model)
     meta = {"source": path.name, "outputs": json.dumps(dict(zip(out_names, outputs, strict=True))),
             "signature_outputs": json.dumps({k: onnx_name[v] for k, v in sig_keys.items()})}
     for k, v in meta.items():

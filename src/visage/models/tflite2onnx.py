@@ -18,12 +18,11 @@ as ``"N"``), and every Reshape whose target keeps the static batch in front copi
 input instead, so a model exported with a fixed batch (MobileFaceNet's 2) takes any batch.
 
 Converted models are cached next to their source, keyed by the source's sha256
-(:func:`convert_cached`).
+(:func:`visage.models.onnx_cache.tflite_cached`, which imports this module only to convert).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -36,8 +35,10 @@ from flatbuffers import number_types as fbn
 from flatbuffers.table import Table
 from onnx import TensorProto, helper, numpy_helper
 
+from visage.models.graph_passes import split_prelu
+from visage.models.onnx_cache import TFLITE_CONVERTER_VERSION
+
 OPSET = 18
-CONVERTER_VERSION = "2"
 
 _NHWC_TO_NCHW = [0, 3, 1, 2]
 _NCHW_TO_NHWC = [0, 2, 3, 1]
@@ -678,11 +679,12 @@ def convert(path: str | os.PathLike[str], batch: int | str | None = None) -> onn
     outputs = [helper.make_empty_tensor_value_info(output_names[i]) for i in graph.outputs]
     onnx_graph = helper.make_graph(b.nodes, src.stem, graph_inputs, outputs, initializer=b.initializers)
     model = helper.make_model(onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="visage.tflite2onnx", producer_version=CONVERTER_VERSION)
+                              producer_name="visage.tflite2onnx", producer_version=TFLITE_CONVERTER_VERSION)
     model.ir_version = 9
     entry = model.metadata_props.add()
     entry.key, entry.value = "source", src.name
     _fuse_prelu(model, b.consts)
+    split_prelu(model)
     inferred = onnx.shape_inference.infer_shapes(model)
     known = {v.name: v for v in inferred.graph.output}
     for out in model.graph.output:
@@ -699,8 +701,8 @@ def _fuse_prelu(model: onnx.ModelProto, consts: dict[str, np.ndarray]) -> None:
     """Rewrite ``Add(Relu(x), Mul(Sub(x, Abs(x)), a))`` (either operand order) as ``PRelu(x, 2a)``.
 
     TFLite has no PReLU kernel in older converters, which spell it with Relu/Abs/Sub/Mul/Add (since
-    x - |x| = 2 min(x, 0)). As five elementwise ops the chain breaks onnxruntime's blocked (NCHWc)
-    convolution layout after every layer; as one PRelu it does not.
+    x - |x| = 2 min(x, 0)). The PRelu is then split by :func:`visage.models.graph_passes.split_prelu`
+    into the three-op form that onnxruntime keeps in its blocked (NCHWc) layout.
     """
     g = model.graph
     producer = {o: n for n in g.node for o in n.output}
@@ -742,29 +744,3 @@ def _fuse_prelu(model: onnx.ModelProto, consts: dict[str, np.ndarray]) -> None:
     kept = [replace.get(n.name, n) for n in g.node if n.name not in drop]
     del g.node[:]
     g.node.extend(kept)
-
-
-def source_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def convert_cached(path: str | os.PathLike[str], batch: int | str | None = "N") -> Path:
-    """Path of the ONNX conversion of the TFLite file ``path``, converting once per source sha256.
-
-    The file sits next to the source: ``<stem>.<sha16>.tflite-v<converter>[.b<batch>].onnx``.
-    """
-    src = Path(path)
-    sha = source_sha256(src)
-    tag = "" if batch is None else f".b{batch}"
-    target = src.with_name(f"{src.stem}.{sha[:16]}.tflite-v{CONVERTER_VERSION}{tag}.onnx")
-    if target.is_file():
-        return target
-    model = convert(src, batch=batch)
-    tmp = target.with_name(target.name + f".{os.getpid()}.part")
-    tmp.write_bytes(model.SerializeToString())
-    os.replace(tmp, target)
-    return target

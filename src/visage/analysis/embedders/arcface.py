@@ -23,11 +23,10 @@ from typing import Literal
 import numpy as np
 
 from visage.analysis.embedders.align import FacePoints, align_crops
-from visage.models.dynamic_batch import dynamic_batch_cached
 from visage.models.fetch import ensure_models
+from visage.models.onnx_cache import dynamic_batch_cached, tflite_cached
 from visage.models.onnx_session import get_session
 from visage.models.registry import MODELS
-from visage.models.tflite2onnx import convert_cached
 from visage.types import Template
 
 
@@ -51,7 +50,7 @@ class ArcFaceEmbedder:
         self.spec = spec
         manifest = MODELS[spec.model]
         path = ensure_models([manifest], models_dir)[spec.model]
-        onnx_path = convert_cached(path, batch="N") if path.suffix == ".tflite" else dynamic_batch_cached(path)
+        onnx_path = tflite_cached(path, batch="N") if path.suffix == ".tflite" else dynamic_batch_cached(path)
         self.session = get_session(onnx_path, threads)
         inp = self.session.get_inputs()[0]
         self._input = inp.name

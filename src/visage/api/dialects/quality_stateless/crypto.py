@@ -18,9 +18,6 @@ import base64
 import binascii
 import os
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from visage.errors import InvalidParameterError
 
 NONCE_BYTES = 12
@@ -41,6 +38,8 @@ def parse_key(text: str) -> bytes:
 
 def encrypt(key: bytes, image: bytes, nonce: bytes | None = None) -> bytes:
     """The binary envelope ``nonce || ciphertext || tag`` (clients and tests; base64 it for the form)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # only when encrypted images are used
+
     nonce = nonce or os.urandom(NONCE_BYTES)
     return nonce + AESGCM(key).encrypt(nonce, image, None)
 
@@ -49,6 +48,9 @@ def decrypt(key: bytes, envelope: bytes) -> bytes:
     """The image bytes of a binary envelope; a 1200-class error when it is not one made with ``key``."""
     if len(envelope) < NONCE_BYTES + TAG_BYTES:
         raise InvalidParameterError("encrypted_image is too short to be an AES-256-GCM envelope")
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     nonce, sealed = envelope[:NONCE_BYTES], envelope[NONCE_BYTES:]
     try:
         return AESGCM(key).decrypt(nonce, sealed, None)
