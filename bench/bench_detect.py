@@ -313,6 +313,8 @@ def main() -> int:
     ap.add_argument("--cnn", type=int, default=3, help="photos per set for face_recognition's CNN detector")
     ap.add_argument("--policies", default="640,800,1536+",
                     help="RetinaFace long-side caps to compare (0 = full resolution; N+ = enlarge to N too)")
+    ap.add_argument("--one-mp", type=int, default=12,
+                    help="photos per set rescaled to 1 megapixel for the ms-per-1-MP-photo figure (0 = skip)")
     ap.add_argument("--no-peer", action="store_true", help="skip face_recognition (not installed)")
     ap.add_argument("--json", type=Path, help="write every figure here")
     ap.add_argument("--render", type=Path, help="only draw the annotations on PNGs in this folder (to check by eye)")
@@ -416,12 +418,51 @@ def main() -> int:
             if name.endswith(f"@{threshold}") or name in ("fast pipeline (retinaface)", "fast pipeline (blazeface)"):
                 print(f"- {name}: WIDER ms/MP {r['ms/MP']} vs {hog['ms/MP']} ({hog['ms/MP'] / r['ms/MP']:.2f}x"
                       f" faster); recall >=24 {r['recall >=24']} vs {hog['recall >=24']}")
+    if args.one_mp:
+        report["one_megapixel"] = one_megapixel(base, wider, groups, args.one_mp, not args.no_peer)
     missed = tally(groups, out_g["fast pipeline (retinaface)"]).missed if "fast pipeline (retinaface)" in out_g else []
     print(f"\ngroup faces >= 20 px the default pipeline missed: {missed or 'none'}")
     if args.json:
         report.update({"wider": rows_w, "groups": rows_g, "mappings": mappings, "missed": missed})
         args.json.write_text(json.dumps(report, indent=1, default=str))
     return 0
+
+
+def to_one_megapixel(rgb: np.ndarray) -> np.ndarray:
+    """The photo rescaled (aspect kept) to 1,000,000 pixels, give or take rounding."""
+    h, w = rgb.shape[:2]
+    f = (1e6 / (h * w)) ** 0.5
+    return cv2.resize(rgb, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+
+
+def one_megapixel(detector: RetinaFace, wider: list[Photo], groups: list[Photo], n: int, peer: bool) -> dict:
+    """ms per photo of the default detector (its whole ``detect``: resize, network, decoding, NMS) on 1-MP copies
+    of ``n`` photos of each set, the best of 3 calls per photo (the least disturbed by other processes),
+    face_recognition's HOG on the same copies alternating photo by photo (one call each: it is slow)."""
+    contenders: dict[str, Detect] = {"retinaface default": lambda rgb: (detector.detect(rgb), None)}
+    if peer:
+        contenders["face_recognition hog"] = face_recognition_detector("hog", 1)
+    out: dict[str, dict[str, float]] = {}
+    print("\n## ms for a 1-megapixel photo (default detector; best of 3 per photo; HOG one call)")
+    for set_name, photos in (("WIDER", wider), ("groups", groups)):
+        step = max(1, len(photos) // n)
+        copies = [to_one_megapixel(p.rgb) for p in photos[::step][:n]]
+        times: dict[str, list[float]] = {k: [] for k in contenders}
+        for rgb in copies:
+            for name, run in contenders.items():
+                best = float("inf")
+                for _ in range(3 if name.startswith("retinaface") else 1):
+                    t0 = time.perf_counter()
+                    run(rgb)
+                    best = min(best, time.perf_counter() - t0)
+                times[name].append(best)
+        out[set_name] = {k: round(1000 * float(np.mean(v)), 1) for k, v in times.items()}
+        line = ", ".join(f"{k} {v} ms" for k, v in out[set_name].items())
+        ratio = ""
+        if peer:
+            ratio = f" ({out[set_name]['face_recognition hog'] / out[set_name]['retinaface default']:.1f}x faster)"
+        print(f"- {set_name}, {len(copies)} photos at 1 MP: {line}{ratio}")
+    return out
 
 
 def render(folder: Path) -> int:

@@ -49,6 +49,16 @@ class Settings(BaseSettings):
         description="Face detector of the fast pipeline: 'retinaface' (RetinaFace-MobileNet0.25: small faces,"
         " profiles, crowds; default) or 'blazeface' (MediaPipe's BlazeFace pair). See docs/models.md.",
     )
+    detect_max_side: int = Field(
+        1024, ge=160, le=8192,
+        description="RetinaFace: long side (pixels) of the copy the detector sees; larger finds smaller faces and"
+        " costs about the square in time (docs/models.md has the measured table).",
+    )
+    detect_coarse_side: int = Field(
+        0, ge=0, le=8192,
+        description="RetinaFace: 0 = off; else a first pass at this long side, and the VISAGE_DETECT_MAX_SIDE pass only"
+        " when that one finds no face or a small one (portraits get cheaper; docs/models.md).",
+    )
     min_face_size: int = Field(
         0, ge=0, description="Fast pipeline: faces whose box's longer side is below this many pixels are dropped.",
     )

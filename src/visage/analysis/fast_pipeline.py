@@ -35,7 +35,7 @@ from visage.analysis.attributes import ATTRIBUTES, UNSUPPORTED, FaceAttributes
 from visage.analysis.detectors.base import Detection
 from visage.analysis.detectors.blazeface import BlazeFace, BlazeFacePair
 from visage.analysis.detectors.retinaface import MODEL_NAME as RETINAFACE_MODEL
-from visage.analysis.detectors.retinaface import RetinaFace
+from visage.analysis.detectors.retinaface import RetinaFace, SizePolicy
 from visage.analysis.embedders import DEFAULT_EMBEDDER, Embedder, build_embedder
 from visage.analysis.embedders.align import FacePoints
 from visage.analysis.facemesh import FaceMesh, Iris, MeshResult, Roi, roi_from_mesh, roi_from_points
@@ -280,7 +280,9 @@ def build_detector(config: FastConfig, settings: Settings) -> FaceDetector:
     overrides = {k: v for k, v in (("min_score", config.min_detector_score), ("nms_iou", config.nms_iou))
                  if v is not None}
     if config.detector == "retinaface":
-        return RetinaFace(get_session(ensure_model(RETINAFACE_MODEL, md), th), **overrides)
+        policy = SizePolicy(max_side=settings.detect_max_side, tile_above=max(2560, settings.detect_max_side),
+                            coarse_side=settings.detect_coarse_side)
+        return RetinaFace(get_session(ensure_model(RETINAFACE_MODEL, md), th), policy, **overrides)
     if config.detector == "blazeface":
         return BlazeFacePair(BlazeFace(load_zoo_model("facemesh-detection-short", md, th)),
                              BlazeFace(load_zoo_model("facemesh-detection-full", md, th)),

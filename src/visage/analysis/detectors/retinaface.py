@@ -65,10 +65,13 @@ def decode(loc: np.ndarray, conf: np.ndarray, marks: np.ndarray, prior: np.ndarr
     return boxes, scores, points
 
 
+INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
+
+
 @dataclass(frozen=True, slots=True)
 class SizePolicy:
     """How large an image the network sees: long side at most ``max_side`` (and at least ``min_side``, 0 = never
-    enlarged); tiles beyond ``tile_above``."""
+    enlarged); tiles beyond ``tile_above``; an optional coarse pass first (``coarse_side``)."""
 
     max_side: int = 1024
     min_side: int = 0
@@ -77,6 +80,20 @@ class SizePolicy:
     tile_above: int = 2560
     tile_scale: float = 0.5
     tile_overlap: float = 0.2
+    # Coarse-to-fine (0 = off): an image longer than ``coarse_side`` is first run at that long side; only when
+    # that pass finds no face, or a candidate (score >= ``coarse_min_score``) under ``coarse_small_px`` pixels
+    # in its input, does the ``max_side`` pass (and tiling) run, and then its faces alone are returned.
+    # Portraits (large faces only) pay for the small pass; crowds pay for both.
+    coarse_side: int = 0
+    coarse_small_px: float = 48.0
+    coarse_min_score: float = 0.3
+    # Downscaling filter: "linear" (bilinear, 4x cheaper than "area" on multi-megapixel photos, same
+    # measured recall: docs/models.md) or "area". Enlarging is always bilinear.
+    interpolation: str = "linear"
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"interpolation {self.interpolation!r}: one of {', '.join(INTERPOLATIONS)}")
 
 
 class RetinaFace:
@@ -116,7 +133,19 @@ class RetinaFace:
                           points5=p.astype(np.float32)) for b, s, p in zip(boxes, scores, points, strict=True)]
 
     def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces in ``image`` pixels under the size policy (whole image, plus tiles for very large ones)."""
+        """Faces in ``image`` pixels under the size policy (coarse pass, whole image, tiles for very large ones)."""
+        p = self.policy
+        long_side = max(image.shape[:2])
+        if p.coarse_side and long_side > p.coarse_side:
+            scale = p.coarse_side / long_side
+            coarse = self.run(_resize(image, scale, p.interpolation), min(self.min_score, p.coarse_min_score))
+            faces = [d for d in coarse if d.score >= self.min_score]
+            small = any(d.score >= p.coarse_min_score and d.size < p.coarse_small_px for d in coarse)
+            if faces and not small:
+                return nms([d.scaled(1.0 / scale) for d in faces], self.nms_iou)
+        return self._detect_fine(image)
+
+    def _detect_fine(self, image: np.ndarray) -> list[Detection]:
         min_score = self.min_score
         h, w = image.shape[:2]
         p = self.policy
@@ -124,10 +153,10 @@ class RetinaFace:
         scale = min(1.0, p.max_side / long_side)
         if p.min_side and long_side < p.min_side:
             scale = p.min_side / long_side
-        dets = [d.scaled(1.0 / scale) for d in self.run(_resize(image, scale), min_score)]
+        dets = [d.scaled(1.0 / scale) for d in self.run(_resize(image, scale, p.interpolation), min_score)]
         if long_side > p.tile_above:
             ts = p.tile_scale
-            tiled = _resize(image, ts)
+            tiled = _resize(image, ts, p.interpolation)
             for x0, y0, x1, y1 in tile_grid(tiled.shape[1], tiled.shape[0], p.max_side, p.tile_overlap):
                 for d in self.run(np.ascontiguousarray(tiled[y0:y1, x0:x1]), min_score):
                     shifted = Detection(box=d.box + np.array([x0, y0, x0, y0], np.float32), score=d.score,
@@ -137,11 +166,11 @@ class RetinaFace:
         return nms(dets, self.nms_iou)
 
 
-def _resize(image: np.ndarray, scale: float) -> np.ndarray:
+def _resize(image: np.ndarray, scale: float, interpolation: str = "linear") -> np.ndarray:
     if scale == 1.0:
         return image
     h, w = image.shape[:2]
-    interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    interp = INTERPOLATIONS[interpolation] if scale < 1.0 else cv2.INTER_LINEAR
     return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interp)
 
 
