@@ -130,6 +130,14 @@ def test_fine_pass_runs_on_a_small_candidate_or_no_face() -> None:
     assert len(once.detect(np.zeros((400, 500, 3), np.uint8))) == 1 and once.sides == [500]
 
 
+def test_small_image_coarse_pass_at_its_own_size_then_enlarged() -> None:
+    det = _Scripted(SizePolicy(max_side=1024, min_side=1024, coarse_side=640),
+                    {400: [(100, 0.99), (12, 0.5)], 1024: [(256, 0.99), (30, 0.9)]})
+    faces = det.detect(np.zeros((300, 400, 3), np.uint8))
+    assert det.sides == [400, 1024] and len(faces) == 2
+    np.testing.assert_allclose(faces[0].box[2] - faces[0].box[0], 100, rtol=1e-5)   # back in image pixels
+
+
 def test_size_policy_rejects_an_unknown_filter() -> None:
     with pytest.raises(ValueError, match="interpolation"):
         SizePolicy(interpolation="cubic")

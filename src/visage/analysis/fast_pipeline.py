@@ -280,8 +280,9 @@ def build_detector(config: FastConfig, settings: Settings) -> FaceDetector:
     overrides = {k: v for k, v in (("min_score", config.min_detector_score), ("nms_iou", config.nms_iou))
                  if v is not None}
     if config.detector == "retinaface":
-        policy = SizePolicy(max_side=settings.detect_max_side, tile_above=max(2560, settings.detect_max_side),
-                            coarse_side=settings.detect_coarse_side)
+        policy = SizePolicy(max_side=settings.detect_max_side, min_side=min(settings.detect_min_side,
+                                                                            settings.detect_max_side),
+                            tile_above=max(2560, settings.detect_max_side), coarse_side=settings.detect_coarse_side)
         return RetinaFace(get_session(ensure_model(RETINAFACE_MODEL, md), th), policy, **overrides)
     if config.detector == "blazeface":
         return BlazeFacePair(BlazeFace(load_zoo_model("facemesh-detection-short", md, th)),

@@ -80,10 +80,10 @@ class SizePolicy:
     tile_above: int = 2560
     tile_scale: float = 0.5
     tile_overlap: float = 0.2
-    # Coarse-to-fine (0 = off): an image longer than ``coarse_side`` is first run at that long side; only when
-    # that pass finds no face, or a candidate (score >= ``coarse_min_score``) under ``coarse_small_px`` pixels
-    # in its input, does the ``max_side`` pass (and tiling) run, and then its faces alone are returned.
-    # Portraits (large faces only) pay for the small pass; crowds pay for both.
+    # Coarse-to-fine (0 = off): the image is first run at long side at most ``coarse_side``; only when that
+    # pass finds no face, or a candidate (score >= ``coarse_min_score``) under ``coarse_small_px`` pixels in
+    # its input, does the full pass (``max_side``, ``min_side`` enlargement, tiles) run, and then its faces
+    # alone are returned. Portraits (large faces only) pay for the small pass; crowds pay for both.
     coarse_side: int = 0
     coarse_small_px: float = 48.0
     coarse_min_score: float = 0.3
@@ -136,23 +136,30 @@ class RetinaFace:
         """Faces in ``image`` pixels under the size policy (coarse pass, whole image, tiles for very large ones)."""
         p = self.policy
         long_side = max(image.shape[:2])
-        if p.coarse_side and long_side > p.coarse_side:
-            scale = p.coarse_side / long_side
-            coarse = self.run(_resize(image, scale, p.interpolation), min(self.min_score, p.coarse_min_score))
-            faces = [d for d in coarse if d.score >= self.min_score]
-            small = any(d.score >= p.coarse_min_score and d.size < p.coarse_small_px for d in coarse)
-            if faces and not small:
-                return nms([d.scaled(1.0 / scale) for d in faces], self.nms_iou)
+        if p.coarse_side:
+            scale = min(1.0, p.coarse_side / long_side)
+            # Worth a coarse pass only when the fine one would see the image larger (or tile it).
+            if self.fine_scale(long_side) > 1.05 * scale or long_side > p.tile_above:
+                coarse = self.run(_resize(image, scale, p.interpolation), min(self.min_score, p.coarse_min_score))
+                faces = [d for d in coarse if d.score >= self.min_score]
+                small = any(d.score >= p.coarse_min_score and d.size < p.coarse_small_px for d in coarse)
+                if faces and not small:
+                    return nms([d.scaled(1.0 / scale) for d in faces], self.nms_iou)
         return self._detect_fine(image)
+
+    def fine_scale(self, long_side: int) -> float:
+        """Scale of the full pass for an image whose long side is ``long_side``: capped at ``max_side``,
+        enlarged to ``min_side`` when set."""
+        p = self.policy
+        if p.min_side and long_side < p.min_side:
+            return p.min_side / long_side
+        return min(1.0, p.max_side / long_side)
 
     def _detect_fine(self, image: np.ndarray) -> list[Detection]:
         min_score = self.min_score
-        h, w = image.shape[:2]
         p = self.policy
-        long_side = max(h, w)
-        scale = min(1.0, p.max_side / long_side)
-        if p.min_side and long_side < p.min_side:
-            scale = p.min_side / long_side
+        long_side = max(image.shape[:2])
+        scale = self.fine_scale(long_side)
         dets = [d.scaled(1.0 / scale) for d in self.run(_resize(image, scale, p.interpolation), min_score)]
         if long_side > p.tile_above:
             ts = p.tile_scale
