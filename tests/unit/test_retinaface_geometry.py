@@ -141,3 +141,15 @@ def test_small_image_coarse_pass_at_its_own_size_then_enlarged() -> None:
 def test_size_policy_rejects_an_unknown_filter() -> None:
     with pytest.raises(ValueError, match="interpolation"):
         SizePolicy(interpolation="cubic")
+
+
+def test_trust_gate_depends_on_the_face_height() -> None:
+    det = _Scripted(SizePolicy(), {})
+    kp = np.zeros((5, 2), np.float32)
+
+    def face(height: float, score: float) -> Detection:
+        return Detection(np.array([0, 0, height, height], np.float32), score, kp, kp)
+
+    assert det.trusts(face(30, 0.72)) and det.trusts(face(47.9, 0.7))
+    assert not det.trusts(face(20, 0.72)) and det.trusts(face(20, 0.8))
+    assert not det.trusts(face(100, 0.75)) and det.trusts(face(100, 0.85))

@@ -164,11 +164,8 @@ class FastPipeline:
         rois = [seed_roi(d, scale, shift) for d in dets]
         meshes = self.mesh.run(image, rois)
         cfg = self.config
-        trust = cfg.trust_detector_score
-        if trust is None:
-            trust = getattr(self.detector, "trusted_score", None)
-        kept = [(d, m) for d, m in zip(dets, meshes, strict=True)
-                if m.score >= cfg.min_mesh_score or (trust is not None and d.score >= trust)]
+        trusts = self._trusts()
+        kept = [(d, m) for d, m in zip(dets, meshes, strict=True) if m.score >= cfg.min_mesh_score or trusts(d)]
         if self.config.refine and kept:
             again = self.mesh.run(image, [roi_from_mesh(m.points) for _, m in kept])
             kept = [(d, m2 if m2.score >= self.config.min_mesh_score else m)
@@ -179,6 +176,18 @@ class FastPipeline:
         h, w = image.shape[:2]
         kept.sort(key=lambda dm: _clipped_area(self.face_box(*dm), w, h), reverse=True)
         return kept
+
+    def _trusts(self) -> Callable[[Detection], bool]:
+        """Which detections are kept whatever Face Mesh scores: ``trust_detector_score`` when set, else the
+        detector's own rule (RetinaFace: a score threshold by face size), else none (BlazeFace)."""
+        trust = self.config.trust_detector_score
+        if trust is not None:
+            return lambda d: d.score >= trust
+        rule = getattr(self.detector, "trusts", None)
+        if rule is not None:
+            return rule
+        trust = getattr(self.detector, "trusted_score", None)
+        return (lambda d: d.score >= trust) if trust is not None else (lambda d: False)
 
     def face_box(self, det: Detection, mesh: MeshResult) -> np.ndarray:
         """A kept face's box (x0, y0, x1, y1): its mesh's bounds, or the detector's box where the mesh

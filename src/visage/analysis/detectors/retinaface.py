@@ -100,10 +100,20 @@ class RetinaFace:
     """``detect(image)`` -> faces of an RGB uint8 image in its pixels, best-scored first after NMS."""
 
     model_names = (MODEL_NAME,)
-    # Detections this sure are faces even when Face Mesh disagrees (profiles, border, occlusion). Chosen by
-    # bench/bench_detect.py's gate sweep (docs/models.md): the highest recall at precision >= 0.95 on WIDER
-    # (even-indexed half) and >= 0.97 on the group photos; checked on WIDER's odd-indexed half.
-    trusted_score = 0.8
+    # Detections this sure are faces even when Face Mesh disagrees (profiles, border, occlusion, masks), by box
+    # height in image pixels: (below this height, score at least). Face Mesh reads a 24-48 px face from a
+    # 192-px crop upscaled 4-8x and scores most of them near 0 (masked ones too), while RetinaFace's 0.7 there is
+    # as precise as its 0.8 elsewhere; under 24 px its 0.7-0.8 boxes are more often wrong, and from 48 px up the
+    # mesh is a good judge. Chosen by a sweep on WIDER's even-indexed half and the group photos (precision >= 0.95
+    # and >= 0.97), checked on the odd-indexed half and the mask set (docs/models.md).
+    trusted_scores = ((24.0, 0.8), (48.0, 0.7), (float("inf"), 0.8))
+    trusted_score = 0.8   # the size-blind form (FastConfig.trust_detector_score overrides with one value)
+
+    def trusts(self, det: Detection) -> bool:
+        """Whether ``det`` is kept whatever Face Mesh says (``trusted_scores``)."""
+        height = float(det.box[3] - det.box[1])
+        return det.score >= next(score for below, score in self.trusted_scores if height < below)
+
     # Face Mesh square from a RetinaFace box: the mesh's own converged square (fast_pipeline.seed_roi) is
     # 1.31 x the box's longer side (interquartile 1.27-1.37) and centred 0.06 of it lower, measured on
     # 54 faces of the fixture portraits and six group photos; MediaPipe's 1.5 x suits BlazeFace's boxes.
