@@ -87,6 +87,7 @@ class SizePolicy:
     coarse_side: int = 0
     coarse_small_px: float = 48.0
     coarse_min_score: float = 0.3
+    coarse_face_score: float = 0.7   # "found a face" (independent of the caller's min_score, e.g. a benchmark's)
     # Downscaling filter: "linear" (bilinear, 4x cheaper than "area" on multi-megapixel photos, same
     # measured recall: docs/models.md) or "area". Enlarging is always bilinear.
     interpolation: str = "linear"
@@ -151,10 +152,10 @@ class RetinaFace:
             # Worth a coarse pass only when the fine one would see the image larger (or tile it).
             if self.fine_scale(long_side) > 1.05 * scale or long_side > p.tile_above:
                 coarse = self.run(_resize(image, scale, p.interpolation), min(self.min_score, p.coarse_min_score))
-                faces = [d for d in coarse if d.score >= self.min_score]
+                found = any(d.score >= p.coarse_face_score for d in coarse)
                 small = any(d.score >= p.coarse_min_score and d.size < p.coarse_small_px for d in coarse)
-                if faces and not small:
-                    return nms([d.scaled(1.0 / scale) for d in faces], self.nms_iou)
+                if found and not small:
+                    return nms([d.scaled(1.0 / scale) for d in coarse if d.score >= self.min_score], self.nms_iou)
         return self._detect_fine(image)
 
     def fine_scale(self, long_side: int) -> float:
