@@ -14,7 +14,9 @@ first); a detection lying mostly (>= 0.5 of its area) inside an ignore region, o
 face, is dropped; every other detection is a false positive. Recall is given per face-size bucket (face
 height in pixels: < 24, 24-48, 48-96, > 96; WIDER's h, the annotation's y1 - y0), precision over all
 detections. Time: wall time of the contender's call per image, summed, over the summed megapixels of the
-images (ms per megapixel); contenders alternate image by image, so background load hits all alike.
+images (ms per megapixel); contenders alternate image by image, so background load hits all alike. Then "ms for
+a 1-megapixel photo": the default detector on ``--one-mp`` photos of each set rescaled to 1 MP (best of 3 calls)
+against face_recognition's HOG on the same copies.
 
 Box conventions. RetinaFace was trained on WIDER FACE and its box is WIDER's (hairline or forehead to
 chin, cheek to cheek): compared as it is. The fast pipeline's face box is the Face Mesh's bounds (or the
