@@ -18,19 +18,12 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from visage.models.fetch import sha256_file
+
 # Bumped when a converter's output changes (3: PRelu split for the NCHWc layout, graph_passes).
 CONVERTER_VERSION = "3"          # tfjs2onnx
 TFLITE_CONVERTER_VERSION = "3"   # tflite2onnx
 BATCH_REWRITE_VERSION = "2"      # dynamic_batch
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of one file, read in 1 MB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def source_sha256(model_json_path: Path) -> str:
@@ -80,7 +73,7 @@ def _stamped_source_sha256(model_json_path: Path) -> str:
 
 
 def _stamped_file_sha256(path: Path) -> str:
-    return stamped_sha256([path], _stamp_for(path), lambda: file_sha256(path))
+    return stamped_sha256([path], _stamp_for(path), lambda: sha256_file(path))
 
 
 def cached_conversion(target: Path, build: Callable[[], bytes]) -> Path:
