@@ -3,7 +3,8 @@
 Stages (each timed in ``ImageAnalysis.timings_ms``):
 
 1. ``detect``: the ``detector`` setting's component (visage.analysis.detectors): RetinaFace by default
-   (boxes, scores and five points; long side capped, tiles for very large images), or the BlazeFace
+   (boxes, scores and five points; a coarse pass, then the long side capped, small images enlarged, tiles
+   for very large images), or the BlazeFace
    pair (MediaPipe short-range and full-range on a letterboxed copy, tiles from 1,280 px).
 2. ``landmarks``: Face Mesh on a rotated 1.5x square around each detection, its eye line from the
    detector's two eye points (one batch per image);

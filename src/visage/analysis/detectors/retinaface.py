@@ -8,10 +8,12 @@ both sizes per cell; ``loc`` holds (dx, dy, dw, dh) with variances 0.1 (centre) 
 ``conf`` a 2-way softmax (column 1 = face), ``landmarks`` five (dx, dy) offsets decoded like the centre:
 image-left eye, image-right eye, nose tip, image-left and image-right mouth corner (:data:`POINTS5`).
 
-Input-size policy (:class:`SizePolicy`): the image is scaled so its long side is at most ``max_side``;
-a larger image is also cut into overlapping tiles of ``max_side`` at ``tile_scale`` of full size, so
-small faces in very large photos keep their pixels. The values were chosen by measured recall against
-time (bench/bench_detect.py, docs/models.md).
+Input-size policy (:class:`SizePolicy`): an optional coarse pass at a small long side ends detection for
+photos of large faces only; otherwise the image is scaled so its long side is at most ``max_side`` (small
+images enlarged to ``min_side``); a larger image is also cut into overlapping tiles of ``max_side`` at
+``tile_scale`` of full size, so small faces in very large photos keep their pixels. The values were chosen
+by measured recall against time (bench/bench_detect.py, bench/detect_sweep.py, bench/bench_detect_speed.py,
+docs/models.md); the settings VISAGE_DETECT_MAX_SIDE, _MIN_SIDE and _COARSE_SIDE set them.
 """
 
 from __future__ import annotations
