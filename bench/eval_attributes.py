@@ -47,6 +47,7 @@ from visage.analysis.attributes import AGE_CALIBRATION, EMOTIONS, face_crops
 from visage.analysis.attributes import beard as beard_mod
 from visage.analysis.attributes import eyes as eyes_mod
 from visage.analysis.attributes import glasses as glasses_mod
+from visage.analysis.attributes.onnx_model import softmax
 from visage.analysis.fast_pipeline import FastPipeline
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.config import Settings
@@ -315,6 +316,7 @@ def eval_emotion(run: Runner) -> dict:
 def eval_antispoof(run: Runner) -> dict:
     settings = Settings()
     old = load_zoo_model("liveness", settings.models_dir)  # today's default, for the same-run comparison
+    model = lv.Liveness(settings.models_dir).model  # for the crop before the fix, same run
     rows = []
     for p in run.files(EVAL / "antispoof"):
         rgb = read_rgb(p)
@@ -324,8 +326,12 @@ def eval_antispoof(run: Runner) -> dict:
         if f is not None:
             crop = face_crops(rgb, [f.landmarks.points], 32, 1.5).astype(np.float32) / 255.0
             old_score = float(old.run(crop)[0].reshape(-1)[0])
+            # the crop before the fix: rotated square, black where it leaves the photo
+            sq = face_crops(rgb, [f.landmarks.points], lv.SIZE, lv.CROP)[..., ::-1].transpose(0, 3, 1, 2)
+            padded_score = float(softmax(model.run_each(np.ascontiguousarray(sq).astype(np.float32)))[0, 0])
         rows.append({"path": rel(p), "live": p.parent.name == "live", "found": f is not None,
-                     "score": f and f.attributes["liveness"]["score"], "old": old_score})
+                     "score": f and f.attributes["liveness"]["score"], "old": old_score,
+                     "padded": padded_score if f is not None else None})
     found = [x for x in rows if x["found"]]
     y = np.array([x["live"] for x in found])
     s = np.array([x["score"] for x in found])
@@ -334,6 +340,7 @@ def eval_antispoof(run: Runner) -> dict:
     live_tune = np.sort(s[~test & y])
     tuned = float(live_tune[int(np.floor(0.05 * live_tune.size))])  # highest passing >= 95% of tune live faces
     thr = lv.LIVENESS_THRESHOLD
+    pad = np.array([x["padded"] for x in found])
     spoofs_all = [x for x in rows if not x["live"]]
     return {"faces_found": f"{len(found)}/{len(rows)} (live {int(y.sum())}/{sum(x['live'] for x in rows)}, "
                            f"spoof {int((~y).sum())}/{len(spoofs_all)})",
@@ -342,8 +349,18 @@ def eval_antispoof(run: Runner) -> dict:
             "all_spoof_caught": _frac(s[~y] < thr), "all_live_passed": _frac(s[y] >= thr),
             "test_spoof_caught_at_tune_threshold": _frac(s[test & ~y] < tuned),
             "test_live_passed_at_tune_threshold": _frac(s[test & y] >= tuned),
+            "tune_separating_interval": [round(float(s[~test & ~y].max()), 4), round(float(live_tune[0]), 4)],
+            "test_auc": round(_auc(s[test & y], s[test & ~y]), 4),
+            "before_fix_padded_crop_test_auc": round(_auc(pad[test & y], pad[test & ~y]), 4),
+            "before_fix_padded_crop_test_spoof_caught": _frac(pad[test & ~y] < thr),
+            "before_fix_padded_crop_test_live_passed": _frac(pad[test & y] >= thr),
             "today_human_liveness_test_spoof_caught_at_0.5": _frac(o[test & ~y] < 0.5),
             "today_human_liveness_test_live_passed_at_0.5": _frac(o[test & y] >= 0.5)}
+
+
+def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """ROC AUC: the chance a live face scores above a spoof (ties count half)."""
+    return float(np.mean(pos[:, None] > neg[None, :]) + 0.5 * np.mean(pos[:, None] == neg[None, :]))
 
 
 def timing(run: Runner, n: int) -> dict:

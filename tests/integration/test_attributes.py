@@ -100,6 +100,17 @@ def test_real_fixture_photos_pass_liveness(people) -> None:
         assert live["value"] == "real", (path, live)
 
 
+def test_both_real_faces_of_two_people_pass_liveness(pipe) -> None:
+    # Regression: the face on the left sits near the photo's top edge; the old rotated, black-padded
+    # crop drew a screen-like edge beside it and fr_liveness scored it 0.32 (a spoof at 0.44). The
+    # reference crop (shifted inside the photo, never padded) scores both faces live with a wide margin.
+    r = pipe.analyze(load_image((FACES / "two_people.jpg").read_bytes()).rgb, AnalyzeOptions(attributes="liveness"))
+    assert len(r.faces) == 2
+    for face in r.faces:
+        live = face.attributes["liveness"]
+        assert live["value"] == "real" and live["score"] >= 0.9, (face.box, live)
+
+
 def test_nobody_wears_a_mask_or_sunglasses(people) -> None:
     # The pixel methods (visage.analysis.occluders, attributes.glasses): nobody in people/ wears a mask,
     # sunglasses or glasses. The frame measure passes 88 % of bare CelebA faces (bench/eval_attributes.py)

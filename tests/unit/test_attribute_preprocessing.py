@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from visage.analysis.attributes import aligned_face, beard, eyes, glasses
-from visage.analysis.liveness import CROP, SIZE, liveness_inputs
+from visage.analysis.liveness import CROP, SIZE, crop_box, liveness_inputs
 
 MESH = np.load(Path(__file__).parent / "data" / "mesh468_frontal.npy").astype(np.float32)
 
@@ -61,6 +61,24 @@ def test_liveness_input_is_bgr_0_255_nchw() -> None:
     centre = x[0, :, SIZE // 2, SIZE // 2]
     assert centre[2] == 250 and centre[0] == 0  # red lands in the last (BGR) channel
     assert CROP > 1.0
+
+
+def test_liveness_crop_is_shifted_inside_the_photo_never_padded() -> None:
+    # A face near the top-left corner: the reference crop keeps its size and moves inside the photo,
+    # so no black border (which the model reads as a screen edge) enters it.
+    mesh = MESH.copy()
+    lo = mesh[:, :2].min(0)
+    mesh[:, :2] -= lo - 5.0
+    side = float(np.ptp(mesh[:, :2], axis=0).max())
+    image = np.full((int(6 * side), int(6 * side), 3), 90, np.uint8)
+    x0, y0, x1, y1 = crop_box(image.shape, mesh)
+    assert x0 == 0 and y0 == 0 and x1 - x0 == pytest.approx(CROP * side, abs=2) and y1 - y0 == x1 - x0
+    assert liveness_inputs(image, [mesh]).min() == 90
+    # A face larger than the photo allows: the scale is capped to the photo, still no padding.
+    small = np.full((int(1.2 * side), int(1.5 * side), 3), 90, np.uint8)
+    x0, y0, x1, y1 = crop_box(small.shape, mesh)
+    assert 0 <= x0 and 0 <= y0 and x1 <= small.shape[1] - 1 and y1 <= small.shape[0] - 1
+    assert liveness_inputs(small, [mesh]).min() == 90
 
 
 def test_aligned_face_puts_the_eyes_at_fixed_points_whatever_the_tilt() -> None:
