@@ -47,6 +47,7 @@ from visage.analysis.attributes import AGE_CALIBRATION, EMOTIONS, face_crops
 from visage.analysis.attributes import beard as beard_mod
 from visage.analysis.attributes import eyes as eyes_mod
 from visage.analysis.attributes import glasses as glasses_mod
+from visage.analysis.attributes.aligned_face import align_face
 from visage.analysis.attributes.onnx_model import softmax
 from visage.analysis.fast_pipeline import FastPipeline
 from visage.analysis.pipeline import AnalyzeOptions
@@ -143,28 +144,52 @@ def _frac(mask: np.ndarray) -> str:
     return f"{int(mask.sum())}/{mask.size} ({mask.mean():.3f})" if mask.size else "0/0"
 
 
+def _frame_v2(face) -> float:
+    """The glasses measure before v3 (frame edges: bridge + 0.5 x temple >= 1.467), for the same-run
+    comparison only: vertical-gradient energy on the nose root and beside the outer eye corners over
+    the cheeks' gradient."""
+    g = face.grey
+    gy = np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
+    ref = float(face.cheek_values(gy + np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3))).mean()) + 4.0
+    p, e = face.points, 36.0
+    bridge = float(gy[face.box(p[168], 8, 10)].mean(axis=1).max()) / ref
+    temples = [gy[face.box(p[i] + np.array([dx * 0.25 * e, -2.0]), 0.2 * e, 0.35 * e)].mean(axis=1).max()
+               for i, dx in ((33, -1.0), (263, 1.0))]
+    return bridge + 0.5 * float(np.mean(temples)) / ref
+
+
+FRAME_V2_THRESHOLD = 1.467
+
+
 def eval_glasses(run: Runner) -> dict:
     rows = []
     for p in run.files(EVAL / "glasses"):
-        f = run.first_face(read_rgb(p), "glasses")
+        rgb = read_rgb(p)
+        f = run.first_face(rgb, "glasses")
         g = f.attributes["glasses"] if f else None
+        face = align_face(rgb, f.landmarks.points) if f else None
         rows.append({"path": rel(p), "glasses": p.parent.name == "eyeglasses", "found": g is not None,
-                     "value": g and g["value"], "score": g and g["score"]})
+                     "value": g and g["value"], "line": face and glasses_mod.bridge_line(face),
+                     "frame_v2": face and _frame_v2(face)})
     found = [x for x in rows if x["found"]]
     y = np.array([x["glasses"] for x in found])
     test = np.array([is_test(x["path"]) for x in found])
     sun = np.array([x["value"] == "sun" for x in found])
-    score = np.array([x["score"] for x in found])
-    frame = score * 2 * glasses_mod.FRAME_THRESHOLD  # back to the frame measure (saturates at 2x the threshold)
-    # The tune rule on the whole decision (sunglasses OR frame >= t): the best balanced accuracy.
-    cands = np.unique(frame[~test])
-    tuned = float(max(cands, key=lambda t: balanced(y[~test], sun[~test] | (frame[~test] >= t))))
+    line = np.array([x["line"] for x in found])
+    frame = np.array([x["frame_v2"] for x in found])
+    # The tune rule on the whole decision (sunglasses OR line >= t): the best balanced accuracy.
+    cands = np.unique(line[~test])
+    tuned = float(max(cands, key=lambda t: balanced(y[~test], sun[~test] | (line[~test] >= t))))
     pred = np.array([x["value"] != "none" for x in found])
-    return {"faces_found": f"{len(found)}/{len(rows)}", "tune_frame_threshold": round(tuned, 4),
-            "shipped_frame_threshold": glasses_mod.FRAME_THRESHOLD,
+    old = sun | (frame >= FRAME_V2_THRESHOLD)
+    return {"faces_found": f"{len(found)}/{len(rows)}", "tune_line_threshold": round(tuned, 4),
+            "shipped_line_threshold": glasses_mod.LINE_THRESHOLD,
             "test_balanced_accuracy": round(balanced(y[test], pred[test]), 4),
-            "test_balanced_accuracy_tuned": round(balanced(y[test], sun[test] | (frame[test] >= tuned)), 4),
+            "test_balanced_accuracy_tuned": round(balanced(y[test], sun[test] | (line[test] >= tuned)), 4),
             "test_glasses_found": _frac(pred[test & y]), "test_none_passed": _frac(~pred[test & ~y]),
+            "before_frame_edges_v2_test_balanced_accuracy": round(balanced(y[test], old[test]), 4),
+            "before_frame_edges_v2_test_glasses_found": _frac(old[test & y]),
+            "before_frame_edges_v2_test_none_passed": _frac(~old[test & ~y]),
             "today_sun_only_test_balanced_accuracy": round(balanced(y[test], sun[test]), 4),
             "test_sun_calls_on_glasses": _frac(sun[test & y]), "test_sun_calls_on_none": _frac(sun[test & ~y])}
 
