@@ -260,6 +260,7 @@ class PostgresStore:
         self._builds: dict[int, threading.Thread] = {}
         self._builds_lock = threading.Lock()
         self._bulk: set[int] = set()
+        self._local = threading.local()  # .conn: the connection of an atomic() block on this thread
         self.ef_search = ef_search
         self.hnsw_m = hnsw_m
         self.hnsw_ef_construction = hnsw_ef_construction
@@ -311,15 +312,49 @@ class PostgresStore:
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection]:
-        """One transaction; committed (durable) when the block exits. A dropped table = not found."""
+        """One transaction; committed (durable) when the block exits. A dropped table = not found.
+
+        Inside :meth:`atomic` on this thread it is a savepoint of that block's transaction instead.
+        """
         if self._closed:
             raise RuntimeError("store is closed")
-        with self._pool.connection() as conn:
+        with self._connection() as conn:
             try:
                 with conn.transaction():
                     yield conn
             except pgerrors.UndefinedTable as exc:
                 raise NotFoundError("collection was deleted") from exc
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        """This thread's atomic() connection, else one from the pool."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction around several store calls on this thread (import): all commit, or none.
+
+        Each call inside runs in a savepoint of it; other connections (threads, replicas) see
+        nothing of it until it commits, and a process killed inside leaves nothing behind (the
+        server rolls the transaction back). Row locks taken inside are held to the end.
+        """
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        if self._closed:
+            raise RuntimeError("store is closed")
+        with self._pool.connection() as conn:
+            self._local.conn = conn
+            try:
+                with conn.transaction():
+                    yield
+            finally:
+                self._local.conn = None
 
     @staticmethod
     def _coll(conn: psycopg.Connection, collection_id: str, lock: bool = False) -> _Coll:
@@ -426,7 +461,9 @@ class PostgresStore:
         Measured at 10^5 x 128-d on 2 cores: inserting through an HNSW index ran at 206 faces/s
         (486 s); inserting without it took 5 s and CREATE INDEX 27 s. An IVF collection builds
         its index once at the end instead of at each growth step. Searches during the load stay
-        correct (an exact scan), only slower; the index is built even if the load fails.
+        correct (an exact scan), only slower; the index is built even if the load fails, except
+        inside :meth:`atomic`, where a failed load is rolled back whole and the index is built in
+        the same transaction (no other connection can see the new table to build it).
         """
         with self._tx() as c:
             coll = self._coll(c, collection_id)
@@ -435,16 +472,32 @@ class PostgresStore:
                 sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(f"visage_faces_{coll.cid}_hnsw"))
             )
         self._bulk.add(coll.cid)
+        atomic = getattr(self._local, "conn", None) is not None
         try:
             yield
-        finally:
+        except BaseException:
+            if atomic:
+                raise
             self._bulk.discard(coll.cid)
-            if coll.dim <= HNSW_MAX_DIM and ann.kind == "hnsw":
-                with self._tx() as c:
-                    c.execute("SET LOCAL maintenance_work_mem = '1GB'")
-                    self._create_hnsw(c, coll)
-            elif coll.dim <= HNSW_MAX_DIM:
-                self._build_ivf(coll)
+            self._index_after_load(coll, ann)
+            raise
+        self._bulk.discard(coll.cid)
+        self._index_after_load(coll, ann)
+
+    def _index_after_load(self, coll: _Coll, ann: _Ann) -> None:
+        if coll.dim > HNSW_MAX_DIM:
+            return
+        if ann.kind == "hnsw":
+            with self._tx() as c:
+                c.execute("SET LOCAL maintenance_work_mem = '1GB'")
+                self._create_hnsw(c, coll)
+        elif getattr(self._local, "conn", None) is not None:
+            with self._tx() as c:
+                rows = c.execute(sql.SQL("SELECT count(*) FROM {}").format(coll.table)).fetchone()[0]
+                if rows >= self.ann_min:
+                    self._create_ivf(c, coll, rows, concurrently=False)
+        else:
+            self._build_ivf(coll)
 
     # ------------------------------------------------------------------ IVF index upkeep
 
@@ -482,8 +535,8 @@ class PostgresStore:
 
     def _maybe_build_ivf(self, c: psycopg.Connection, coll: _Coll, rows: int) -> None:
         """After an insert: start a background (re)build if the collection crossed a line."""
-        if coll.dim > HNSW_MAX_DIM or coll.cid in self._bulk:
-            return
+        if coll.dim > HNSW_MAX_DIM or coll.cid in self._bulk or getattr(self._local, "conn", None) is not None:
+            return  # a bulk load builds at its end; an atomic block's rows are invisible to a builder
         with self._builds_lock:
             running = self._builds.get(coll.cid)
             if running is not None and running.is_alive():
@@ -516,24 +569,7 @@ class PostgresStore:
                         conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name)))
                     if not self._needs_ivf(ann, rows) and (ann.ivf or rows < self.ann_min):
                         return
-                    lists = ivf_lists(rows)
-                    name = f"visage_faces_{coll.cid}_ivf_{lists}_{rows}"
-                    create = sql.SQL(
-                        "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} "
-                        "USING ivfflat (embedding vector_cosine_ops) WITH (lists = {})"
-                    ).format(sql.Identifier(name), coll.table, sql.Literal(lists))
-                    conn.execute("SET maintenance_work_mem = '512MB'")
-                    try:
-                        conn.execute(create)
-                    except pgerrors.ProgramLimitExceeded as exc:
-                        # pgvector checks up front how much memory its k-means needs (about
-                        # 760 MB for 1,720 lists at 512-d): give it that, within a bound
-                        need = re.search(r"memory required is (\d+) MB", str(exc))
-                        if need is None or int(need.group(1)) > MAX_BUILD_MEMORY_MB:
-                            raise
-                        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name)))
-                        conn.execute(f"SET maintenance_work_mem = '{int(need.group(1)) + 64}MB'")
-                        conn.execute(create)
+                    name = self._create_ivf(conn, coll, rows, concurrently=True)
                     for old, _, _ in ann.ivf:
                         if old != name:
                             conn.execute(
@@ -550,6 +586,39 @@ class PostgresStore:
                 coll.collection_id,
                 exc_info=True,
             )
+
+    @staticmethod
+    def _create_ivf(conn: psycopg.Connection, coll: _Coll, rows: int, *, concurrently: bool) -> str:
+        """CREATE INDEX ... USING ivfflat for ``rows`` rows; returns the index name.
+
+        ``concurrently`` on an autocommit connection (inserts and searches go on); otherwise
+        inside the caller's transaction (atomic import: the table is not visible to anyone else).
+        """
+        lists = ivf_lists(rows)
+        name = f"visage_faces_{coll.cid}_ivf_{lists}_{rows}"
+        create = sql.SQL(
+            "CREATE INDEX " + ("CONCURRENTLY " if concurrently else "") + "IF NOT EXISTS {} ON {} "
+            "USING ivfflat (embedding vector_cosine_ops) WITH (lists = {})"
+        ).format(sql.Identifier(name), coll.table, sql.Literal(lists))
+        setting = "SET " if concurrently else "SET LOCAL "
+        conn.execute(setting + "maintenance_work_mem = '512MB'")
+        try:
+            if concurrently:
+                conn.execute(create)
+            else:
+                with conn.transaction():  # a savepoint, so that the retry below can run
+                    conn.execute(create)
+        except pgerrors.ProgramLimitExceeded as exc:
+            # pgvector checks up front how much memory its k-means needs (about
+            # 760 MB for 1,720 lists at 512-d): give it that, within a bound
+            need = re.search(r"memory required is (\d+) MB", str(exc))
+            if need is None or int(need.group(1)) > MAX_BUILD_MEMORY_MB:
+                raise
+            if concurrently:
+                conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name)))
+            conn.execute(setting + f"maintenance_work_mem = '{int(need.group(1)) + 64}MB'")
+            conn.execute(create)
+        return name
 
     def wait_for_index(self, collection_id: str | None = None) -> None:
         """Wait for this process's background index builds (all, or one collection's) to finish."""
@@ -668,7 +737,7 @@ class PostgresStore:
                         (old,),
                     ):
                         found[r[-1]] = r[:-1]
-        with self._pool.connection() as c, suppress(NotFoundError):
+        with self._connection() as c, suppress(NotFoundError):
             # seq only grows, so the largest one is a cheap upper bound of the collection's size
             self._maybe_build_ivf(c, coll, max(r[0] for r in found.values()))
         return [self._face(found[k], coll) for k in keys]
