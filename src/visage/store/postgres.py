@@ -155,9 +155,10 @@ def ivf_lists(n: int) -> int:
     """About sqrt(n) lists (pgvector samples 50 rows per list to train them).
 
     Every inserted row is compared with every list centre, so the lists are the insert's main
-    cost: at 10^5 x 192-d, sqrt(n) lists took 7,244 faces per CPU-second against 5,382 with
-    2*sqrt(n), with recall@1 0.997 vs 0.993 (docs/store.md). Probes scale with the lists
-    (:data:`PROBE_DIVISOR`), so a search scans about the same number of rows either way.
+    cost: at 10^5 x 192-d add_faces took 7,713 faces per CPU-second with sqrt(n) lists against
+    5,219 with 2*sqrt(n) (bench/pg_ivf_lists.py, docs/store.md). Probes scale with the lists
+    (:data:`PROBE_DIVISOR`), so above 32 probes a search scans about as many rows either way;
+    recall@1 at 10^6 with the default probes was 0.990-0.992 (docs/store.md).
     """
     return max(1, min(int(math.sqrt(n)), n // 50, 32768))
 
