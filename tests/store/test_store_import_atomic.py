@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from store_helpers import DIM, MODEL, new_faces, unit_vectors
 
 import visage
@@ -81,3 +82,27 @@ def test_import_killed_midway_leaves_nothing_and_a_retry_works(store_url, tmp_pa
         assert (info.face_count, info.user_count) == (40, 1)
     finally:
         store.close()
+
+
+def test_postgres_import_stages_one_batch_at_a_time(store, backend) -> None:
+    """Inside the import's transaction nothing commits between batches, so the staging table that
+    add_faces COPYs into must be emptied per batch (else each batch re-inserts all earlier ones)."""
+    if not backend.startswith("postgres"):
+        pytest.skip("the staging table is PostgreSQL's")
+    text = _export(store, faces=2500)  # three add_faces batches of at most 1,000
+    staged: list[int] = []
+    real_add = store.add_faces
+
+    def add_and_count(collection_id, faces):
+        out = real_add(collection_id, faces)
+        conn = store._local.conn
+        staged.append(conn.execute("SELECT count(*) FROM pg_temp.visage_staging").fetchone()[0])
+        return out
+
+    store.add_faces = add_and_count
+    try:
+        info = store.import_collection(io.StringIO(text), collection_id="copy")
+    finally:
+        del store.add_faces
+    assert info.face_count == 2500
+    assert staged == [1000, 1000, 500], staged
