@@ -15,7 +15,8 @@ Per contender:
   face_recognition is timed per image (detect + encode) on a quarter of that sample.
 
 visage's embedders all run on the same alignment points (the default fast pipeline's detector and
-Face Mesh, chosen per image by recognition_sets.choose_face). face_recognition (dlib's HOG detector,
+Face Mesh; the face nearest the centre of an LFW image, the largest holding the centre of a calib/ photo:
+recognition_sets.choose_face, the same rule for face_recognition). face_recognition (dlib's HOG detector,
 5-point chip and ResNet, the library's own pipeline) takes about 1 s per image here, so it runs on
 the folds ``--fr-folds`` names (default: fold 1, 600 pairs) and on calib/; every visage contender is
 also scored on those same folds at its default threshold, the like-for-like column. Templates are
@@ -55,6 +56,8 @@ from recognition_sets import (
     time_embedder,
 )
 
+#: LFW's images are cut around the named person's face: the face nearest the centre is theirs.
+LFW_FACE_RULE = "centred"
 PUBLISHED = {"dlib": "99.38 (dlib's own detector and alignment)", "face_recognition": "99.38",
              "mobilefacenet-tflite": "99.4-99.5 (MobileFaceNet class, MS1M)"}
 
@@ -76,9 +79,11 @@ def face_recognition_templates(root: Path, rel: list[str], cache: Path,
     import face_recognition as fr
 
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"{root.name}-face_recognition.npz"
+    rule = LFW_FACE_RULE if root == LFW else "largest"
+    stem = root.name if rule == "largest" else f"{root.name}-{rule}"
+    path = cache / f"{stem}-face_recognition.npz"
     known = dict(np.load(path)) if path.is_file() else {}
-    none_path = cache / f"{root.name}-face_recognition-none.json"
+    none_path = cache / f"{stem}-face_recognition-none.json"
     none = set(json.loads(none_path.read_text())) if none_path.is_file() else set()
     todo = [r for r in rel if r not in known and r not in none]
     for n, r in enumerate(todo, 1):
@@ -86,7 +91,7 @@ def face_recognition_templates(root: Path, rel: list[str], cache: Path,
         img = fr.load_image_file(str(root / r))
         locs = fr.face_locations(img)
         boxes = [(float(lft), float(top), float(rgt), float(bot)) for top, rgt, bot, lft in locs]
-        i = choose_face(boxes, img.shape[1], img.shape[0])
+        i = choose_face(boxes, img.shape[1], img.shape[0], rule)
         if i is None:
             none.add(r)
         else:
@@ -144,14 +149,14 @@ def main() -> None:
 
     pipe = FastPipeline.from_settings(settings.model_copy(update={"embedder": DEFAULT_EMBEDDER}))
     faces = VisageFaces(pipe, args.cache)
-    lfw_points = faces.points(LFW, lfw_rel)
+    lfw_points = faces.points(LFW, lfw_rel, LFW_FACE_RULE)
     cal_points = faces.points(CALIB, cal_rel)
-    cache = faces.cache
+    lfw_cache, cache = faces.cache_for(LFW_FACE_RULE), faces.cache
     sample = lfw_rel[:: max(1, len(lfw_rel) // args.timing_sample)][: args.timing_sample]
     rows = []
     for name in names:
         emb = build_embedder(name, settings.models_dir, threads)
-        t_lfw = embed_cached(emb, LFW, lfw_points, cache, [])
+        t_lfw = embed_cached(emb, LFW, lfw_points, lfw_cache, [])
         t_cal = embed_cached(emb, CALIB, cal_points, cache, [])
         ms = time_embedder(emb, LFW, lfw_points, sample)
         rows.append(score(name, emb.template_model, emb.dim, t_lfw, t_cal, ms, lfw_keys, same, fold_of,
@@ -178,7 +183,7 @@ def main() -> None:
     print(f"alignment source tag {faces.tag} (pipeline models {', '.join(pipe.models())})")
     if args.json:
         args.json.write_text(json.dumps({"folds": args.folds, "fr_folds": args.fr_folds, "pairs_per_fold": per,
-                                         "lfw_pairs": len(pairs),
+                                         "lfw_pairs": len(pairs), "lfw_face_rule": LFW_FACE_RULE,
                                          "detect_ms_per_image": detect, "alignment_tag": faces.tag,
                                          "template_models": TEMPLATE_MODELS, "rows": rows}, indent=1) + "\n")
         print(f"wrote {args.json}")

@@ -68,12 +68,23 @@ def calib_pairs(images: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], l
     return gen, imp
 
 
-def choose_face(boxes: list[tuple[float, float, float, float]], width: int, height: int) -> int | None:
-    """Index of the face to use (x0, y0, x1, y1 boxes): largest holding the centre, else largest."""
+#: How the face of a photo is chosen. ``largest``: the largest box holding the image centre, else the
+#: largest (calib/'s photos: portraits, the subject the biggest face). ``centred``: the box whose centre
+#: is nearest the image centre (LFW's images are cut around the named person's face, "the face roughly
+#: centred" (fixtures/lfw/README); the largest-holding-centre rule took a larger neighbour there).
+FACE_RULES = ("largest", "centred")
+
+
+def choose_face(boxes: list[tuple[float, float, float, float]], width: int, height: int,
+                rule: str = "largest") -> int | None:
+    """Index of the face to use (x0, y0, x1, y1 boxes) under ``rule`` (:data:`FACE_RULES`)."""
     if not boxes:
         return None
     cx, cy = width / 2, height / 2
     area = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
+    if rule == "centred":
+        return min(range(len(boxes)), key=lambda i: (((boxes[i][0] + boxes[i][2]) / 2 - cx) ** 2
+                                                      + ((boxes[i][1] + boxes[i][3]) / 2 - cy) ** 2, -area[i]))
     inside = [i for i, b in enumerate(boxes) if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]]
     pool = inside or list(range(len(boxes)))
     return max(pool, key=lambda i: area[i])
@@ -90,18 +101,27 @@ class VisageFaces:
         self.pipe = pipe
         # Keyed by what decides the points (detector and landmark models, the points rule), not the embedder.
         models = [m for m in pipe.models() if m not in pipe.embedder.model_names]
-        src = inspect.getsource(type(pipe).face_points) + ",".join(models)
+        # The detector's code and input-size policy decide the points too (a policy change re-detects).
+        detector = getattr(pipe, "detector", None)
+        policy = repr(getattr(detector, "policy", None)) + inspect.getsource(type(detector)) if detector else ""
+        src = inspect.getsource(type(pipe).face_points) + ",".join(models) + policy
         self.tag = hashlib.sha256(src.encode()).hexdigest()[:10]
         self.cache = cache / f"points-{self.tag}"
         self.cache.mkdir(parents=True, exist_ok=True)
         self.detect_ms: list[float] = []
 
-    def points(self, root: Path, rel: list[str]) -> dict[str, object]:
-        """FacePoints of the chosen face of every image (None: no face); cached as (points5, mesh) arrays."""
+    def cache_for(self, rule: str = "largest") -> Path:
+        """The folder of the points (and the templates made on them) under a face rule."""
+        return self.cache if rule == "largest" else self.cache.with_name(f"{self.cache.name}-{rule}")
+
+    def points(self, root: Path, rel: list[str], rule: str = "largest") -> dict[str, object]:
+        """FacePoints of the face ``rule`` chooses in every image (None: no face); cached as (points5, mesh)."""
         from visage.analysis.embedders.align import FacePoints
         from visage.imaging.decode import load_image
 
-        path = self.cache / f"{root.name}.pkl"
+        folder = self.cache_for(rule)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{root.name}.pkl"
         known: dict[str, object] = pickle.loads(path.read_bytes()) if path.is_file() else {}
         todo = [r for r in rel if r not in known]
         for n, r in enumerate(todo, 1):
@@ -110,7 +130,7 @@ class VisageFaces:
             faces_mesh = self.pipe.landmarks(image, self.pipe.detect(image))
             self.detect_ms.append((time.perf_counter() - t0) * 1000)
             boxes = [tuple(float(v) for v in face_box(self.pipe, d, m)) for d, m in faces_mesh]
-            i = choose_face(boxes, image.shape[1], image.shape[0])
+            i = choose_face(boxes, image.shape[1], image.shape[0], rule)
             if i is None:
                 known[r] = None
             else:
