@@ -20,8 +20,6 @@ import collections
 import io
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,6 +28,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 from PIL import Image
+
+from serve_proc import start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = ROOT.parent / "shared" / "fixtures" / "faces" / "obama-1080p.jpg"
@@ -55,24 +55,6 @@ def large_jpeg(target_mb: float) -> bytes:
         if buf.tell() >= target_mb * 1e6 or side > 6000:
             return buf.getvalue()
         side = int(side * (target_mb * 1e6 / buf.tell()) ** 0.5) + 16
-
-
-def start_server(port: int, store_dir: str, env_extra: dict[str, str]) -> subprocess.Popen:
-    env = {**os.environ, "VISAGE_HOST": "127.0.0.1", "VISAGE_PORT": str(port),
-           "VISAGE_STORE_URL": f"sqlite:///{store_dir}/memory.db", **env_extra}
-    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.Popen([sys.executable, "-m", "visage.cli", "serve", "--log-level", "warning"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not become ready")
 
 
 def burst(url: str, body: bytes, clients: int) -> collections.Counter:
@@ -101,7 +83,7 @@ def burst(url: str, body: bytes, clients: int) -> collections.Counter:
 
 def measure(args: argparse.Namespace, body: bytes, env_extra: dict[str, str]) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as store_dir:
-        proc = start_server(args.port, store_dir, env_extra)
+        proc = start_server(args.port, f"{store_dir}/memory.db", env_extra)
         url = f"http://127.0.0.1:{args.port}/v1/detect"
         try:
             # Warm-up: models' first runs, the decode path at this size, and a small concurrent

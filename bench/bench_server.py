@@ -15,13 +15,13 @@ import collections
 import os
 import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
+
+from serve_proc import start_server  # bench/ is the script's own folder
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faces"
 
@@ -91,18 +91,9 @@ def main() -> None:
     args = parser.parse_args()
 
     port = free_port()
-    env = {**os.environ, "VISAGE_PORT": str(port), "VISAGE_STORE_URL": "sqlite:////tmp/visage-bench-server.db"}
-    server = subprocess.Popen([sys.executable, "-m", "visage.cli", "serve", "--log-level", "warning"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_server(port, "/tmp/visage-bench-server.db", timeout_s=120)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
         image = args.image.read_bytes()
         url = f"{base}/v1/detect"
         drive(url, image, args.concurrency, None, 50, 120)  # warm-up: per-thread models, allocator

@@ -18,7 +18,6 @@ import base64
 import http.client
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -26,29 +25,11 @@ import time
 import uuid
 from pathlib import Path
 
+from serve_proc import start_server
+
 ROOT = Path(__file__).resolve().parents[1]
 FACES = ROOT.parent / "shared" / "fixtures" / "faces"
 IMAGES = ["obama.jpg", "biden.jpg", "two_people.jpg", "obama-720p.jpg", "obama2.jpg", "obama3.jpg"]
-
-
-def start_server(port: int, store_dir: str) -> subprocess.Popen:
-    env = {**os.environ, "VISAGE_HOST": "127.0.0.1", "VISAGE_PORT": str(port),
-           "VISAGE_STORE_URL": f"sqlite:///{store_dir}/throughput.db"}
-    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.Popen([sys.executable, "-m", "visage.cli", "serve", "--log-level", "warning"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/readyz")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not become ready")
 
 
 def bodies(image: bytes) -> dict[str, tuple[bytes, str]]:
@@ -95,7 +76,7 @@ def main() -> None:
     seconds = {"in-process": 0.0, "raw": 0.0, "multipart": 0.0, "json": 0.0, "1 client": 0.0, "4 clients": 0.0}
     counts = dict.fromkeys(seconds, 0)
     with tempfile.TemporaryDirectory() as store_dir:
-        proc = start_server(args.port, store_dir)
+        proc = start_server(args.port, f"{store_dir}/throughput.db")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=120)
             prepared = [bodies(img) for img in images]

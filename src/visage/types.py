@@ -55,9 +55,9 @@ class Box:
 class Pose:
     """Head pose in degrees, Rekognition's conventions.
 
-    yaw > 0: the face turns towards the image's left (the subject looks to their own right
-    ... see docs/pose.md for the exact, tested definition); pitch > 0: the face tilts up;
-    roll > 0: the face rotates clockwise in the image plane.
+    yaw > 0: the face turns towards the image's right (the subject turns to their own left);
+    pitch > 0: the chin is raised; roll > 0: the face rotates clockwise in the image plane.
+    Tested in tests/unit/test_pose.py and tests/integration/test_engine_fixtures.py (docs/models.md).
     """
 
     yaw: float

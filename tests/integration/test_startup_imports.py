@@ -22,7 +22,8 @@ state = app.state.visage
 state.load_engine()
 state.store
 assert state.engine.pipeline.name == "fast", state.engine.pipeline.name
-print(json.dumps(sorted(m for m in ("onnx", "ml_dtypes", "google.protobuf", "faiss", "cryptography") if m in sys.modules)))
+lazy = ("onnx", "ml_dtypes", "google.protobuf", "faiss", "cryptography")
+print(json.dumps(sorted(m for m in lazy if m in sys.modules)))
 """
 
 

@@ -257,3 +257,20 @@ def test_cached_conversion_does_not_rehash_unchanged_sources(tmp_path: Path, mon
     g.op("z", "Sigmoid", ["y"])
     g.save(tmp_path)  # a changed source is hashed (and converted) again
     assert convert_cached(path) != first and len(hashed) == 1
+
+
+def test_a_new_conversion_removes_the_stale_ones_of_the_same_source(tmp_path: Path) -> None:
+    """A changed source (or converter release) leaves one conversion per batch variant, not one per version."""
+    g = Graph([1, 2])
+    g.op("y", "Relu", ["input"])
+    path = g.save(tmp_path)
+    first, fixed = convert_cached(path), convert_cached(path, batch=1)
+    old_release = first.with_name(first.name.replace(".v", ".v1", 1)[: -len(".bN.onnx")] + ".bN.onnx")
+    old_release.write_bytes(first.read_bytes())
+    unrelated = tmp_path / "other.0123456789abcdef.v1.bN.onnx"
+    unrelated.write_bytes(b"x")
+    g.op("z", "Sigmoid", ["y"])
+    g.save(tmp_path)
+    second = convert_cached(path)
+    assert second.is_file() and not first.exists() and not old_release.exists()
+    assert fixed.exists() and unrelated.exists()  # another batch variant, another model: kept

@@ -14,7 +14,7 @@ import pytest
 
 from visage.config import Settings
 from visage.models import onnx_cache, tflite2onnx
-from visage.models.fetch import ensure_models
+from visage.models.fetch import ensure_models, sha256_file
 from visage.models.registry import MODELS
 
 pytestmark = pytest.mark.slow
@@ -71,6 +71,6 @@ def test_cached_by_source_sha(tmp_path) -> None:
     src = tmp_path / "MobileFaceNet.tflite"
     src.write_bytes(_tflite("MobileFaceNet").read_bytes())
     first = onnx_cache.tflite_cached(src)
-    assert first.is_file() and onnx_cache.file_sha256(src)[:16] in first.name
+    assert first.is_file() and sha256_file(src)[:16] in first.name
     mtime = first.stat().st_mtime_ns
     assert onnx_cache.tflite_cached(src) == first and first.stat().st_mtime_ns == mtime

@@ -15,22 +15,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from visage.models.fetch import sha256_file
 
 # Bumped when a converter's output changes (3: PRelu split for the NCHWc layout, graph_passes).
 CONVERTER_VERSION = "3"          # tfjs2onnx
 TFLITE_CONVERTER_VERSION = "3"   # tflite2onnx
 BATCH_REWRITE_VERSION = "2"      # dynamic_batch
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of one file, read in 1 MB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def source_sha256(model_json_path: Path) -> str:
@@ -80,18 +74,33 @@ def _stamped_source_sha256(model_json_path: Path) -> str:
 
 
 def _stamped_file_sha256(path: Path) -> str:
-    return stamped_sha256([path], _stamp_for(path), lambda: file_sha256(path))
+    return stamped_sha256([path], _stamp_for(path), lambda: sha256_file(path))
 
 
-def cached_conversion(target: Path, build: Callable[[], bytes]) -> Path:
-    """``target`` if it exists, else ``build()``'s serialised model written there atomically."""
+def cached_conversion(target: Path, build: Callable[[], bytes], stale: str | None = None) -> Path:
+    """``target`` if it exists, else ``build()``'s serialised model written there atomically.
+
+    ``stale``: a regular expression over file names beside ``target`` naming the same source's
+    conversions by another converter version or of another source hash; they are removed once the
+    new one is written, so a cache does not keep a copy of every model per converter release.
+    """
     if target.is_file():
         return target
     data = build()
     tmp = target.with_name(target.name + f".{os.getpid()}.part")
     tmp.write_bytes(data)
     os.replace(tmp, target)
+    if stale:
+        pattern = re.compile(stale)
+        for old in target.parent.iterdir():
+            if old != target and pattern.fullmatch(old.name):
+                old.unlink(missing_ok=True)
     return target
+
+
+def _stale(stem: str, version: str, tag: str) -> str:
+    """Names of ``stem``'s conversions by any version (regex ``version``) and source hash, with ``tag``."""
+    return rf"{re.escape(stem)}\.[0-9a-f]{{16}}\.{version}{re.escape(tag)}\.onnx"
 
 
 def _batch_tag(batch: int | str | None) -> str:
@@ -105,14 +114,15 @@ def convert_cached(model_json_path: str | os.PathLike[str], batch: int | str | N
     """
     path = Path(model_json_path)
     sha = _stamped_source_sha256(path)
-    target = path.with_name(f"{path.stem}.{sha[:16]}.v{CONVERTER_VERSION}{_batch_tag(batch)}.onnx")
+    tag = _batch_tag(batch)
+    target = path.with_name(f"{path.stem}.{sha[:16]}.v{CONVERTER_VERSION}{tag}.onnx")
 
     def build() -> bytes:
         from visage.models.tfjs2onnx import convert
 
         return convert(path, batch=batch).model.SerializeToString()
 
-    return cached_conversion(target, build)
+    return cached_conversion(target, build, stale=_stale(path.stem, r"v\d+", tag))
 
 
 def tflite_cached(path: str | os.PathLike[str], batch: int | str | None = "N") -> Path:
@@ -122,14 +132,15 @@ def tflite_cached(path: str | os.PathLike[str], batch: int | str | None = "N") -
     """
     src = Path(path)
     sha = _stamped_file_sha256(src)
-    target = src.with_name(f"{src.stem}.{sha[:16]}.tflite-v{TFLITE_CONVERTER_VERSION}{_batch_tag(batch)}.onnx")
+    tag = _batch_tag(batch)
+    target = src.with_name(f"{src.stem}.{sha[:16]}.tflite-v{TFLITE_CONVERTER_VERSION}{tag}.onnx")
 
     def build() -> bytes:
         from visage.models.tflite2onnx import convert
 
         return convert(src, batch=batch).SerializeToString()
 
-    return cached_conversion(target, build)
+    return cached_conversion(target, build, stale=_stale(src.stem, r"tflite-v\d+", tag))
 
 
 def dynamic_batch_cached(path: str | os.PathLike[str]) -> Path:
@@ -143,4 +154,4 @@ def dynamic_batch_cached(path: str | os.PathLike[str]) -> Path:
 
         return rewrite_file(src)
 
-    return cached_conversion(target, build)
+    return cached_conversion(target, build, stale=_stale(src.stem, r"dyn\d+", ".bN"))

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from visage.analysis.attributes import parse_attributes
 from visage.analysis.keypoints import keypoint_set
 from visage.analysis.pipeline import AnalyzeOptions
-from visage.api.body import image_bytes, media_type, read_form, read_json
+from visage.api.body import image_bytes, image_bytes_off_loop, media_type, read_form, read_json
 from visage.api.native.schemas import (
     AnalyzeRequest,
     BodiesRequest,
@@ -76,14 +76,14 @@ async def _request_fields(
         parsed = _parse(model, data)
         for field in image_fields:
             if getattr(parsed, field, None) is not None:
-                images[field] = image_bytes(getattr(parsed, field), field)
+                images[field] = await image_bytes_off_loop(getattr(parsed, field), field)
         return parsed, images
     if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
         form = await read_form(request)
         options: dict[str, Any] = {}
         for key, value in form.items():
             if key in image_fields:
-                images[key] = image_bytes(value, key)
+                images[key] = await image_bytes_off_loop(value, key)
                 options[key] = ""
             elif isinstance(value, bytes):
                 try:

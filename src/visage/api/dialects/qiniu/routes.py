@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from PIL import Image
 
 from visage.analysis.pipeline import AnalyzeOptions
-from visage.api.body import media_type, strict_loads
+from visage.api.body import image_bytes_off_loop, loads_off_loop, media_type
 from visage.api.dialects.qiniu import auth
 from visage.api.dialects.qiniu.errors import (
     DIALECT,
@@ -42,7 +42,7 @@ from visage.api.state import AppState, get_state
 from visage.api.url_fetch import FetchPolicy, fetch_url
 from visage.engine import Engine
 from visage.errors import InvalidParameterError, NoFaceError
-from visage.imaging import DecodedImage, decode_base64
+from visage.imaging import DecodedImage
 from visage.types import Box, Face, ImageAnalysis
 
 _OPTION_FIELDS = {f.name for f in dataclasses.fields(AnalyzeOptions)}
@@ -201,7 +201,7 @@ def _check_liveness(faces: list[Face], level: str) -> None:
 async def _image(params: DetectParams, q: QiniuState,
                  state: AppState) -> tuple[bytes, tuple[int, int, int, int] | None]:
     if params.image_type == "BASE64":
-        return decode_base64(params.image), None
+        return await image_bytes_off_loop(params.image, "image"), None
     if params.image_type == "URL":
         deadline = time.monotonic() + q.fetch.timeout_s  # one deadline, the wait for a fetch thread included
         return await state.fetch(fetch_url, params.image, q.fetch, deadline), None
@@ -223,7 +223,7 @@ async def facedetect(request: Request, state: AppState = Depends(get_state)) -> 
     if media_type(request) != "application/json":
         raise NotJsonError("send the JSON body with 'Content-Type: application/json'")
     try:
-        data = strict_loads(body) if body else None
+        data = await loads_off_loop(body) if body else None
     except (ValueError, RecursionError):
         raise NotJsonError("request body is not valid JSON") from None
     if not isinstance(data, dict):

@@ -1,0 +1,61 @@
+"""Large JSON bodies and base64 images are parsed off the event loop (issue 15: keep the loop free).
+
+A 19 MB base64 body takes tens of milliseconds to parse and decode; on the loop, every other
+connection (health checks included) would wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+
+import pytest
+
+from visage.api import body
+
+
+def _threads_of(monkeypatch, name: str) -> list[int]:
+    seen: list[int] = []
+    real = getattr(body, name)
+
+    def spy(*args, **kwargs):
+        seen.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(body, name, spy)
+    return seen
+
+
+def test_large_json_is_parsed_on_a_worker_thread(monkeypatch) -> None:
+    seen = _threads_of(monkeypatch, "strict_loads")
+    big = json.dumps({"image": "A" * (2 * body.OFFLOAD_JSON_BYTES)}).encode()
+
+    async def main() -> int:
+        await body.loads_off_loop(b'{"a": 1}')
+        assert (await body.loads_off_loop(big))["image"].startswith("A")
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    assert seen[0] == loop_thread      # small bodies: no thread hop
+    assert seen[1] != loop_thread      # large ones: a worker thread
+
+
+def test_large_base64_image_is_decoded_on_a_worker_thread(monkeypatch) -> None:
+    seen = _threads_of(monkeypatch, "image_bytes")
+    raw = bytes(range(256)) * (body.OFFLOAD_JSON_BYTES // 128)
+    text = base64.b64encode(raw).decode()
+
+    async def main() -> int:
+        assert await body.image_bytes_off_loop(text, "image") == raw
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    assert seen and seen[0] != loop_thread
+
+
+def test_offloaded_parse_keeps_its_errors() -> None:
+    bad = b'{"image": "' + b"A" * (2 * body.OFFLOAD_JSON_BYTES) + b'"'  # unterminated object
+    with pytest.raises(ValueError):
+        asyncio.run(body.loads_off_loop(bad))
