@@ -160,7 +160,8 @@ def main() -> None:
     if fr_folds:
         fr_pairs = [p for i, p in enumerate(all_pairs) if p.fold in fr_folds and i in chosen]
         fr_all = [p for p in all_pairs if p.fold in fr_folds]  # every pair of those folds, besides the subset
-        fr_rel = sorted({r for p in fr_all for r in (p.a, p.b)})
+        # in fold order (cached every 100 images), so a run stopped early leaves its first folds complete
+        fr_rel = list(dict.fromkeys(r for p in fr_all for r in (p.a, p.b)))
         t_lfw = face_recognition_templates(LFW, fr_rel, args.cache, [])
         t_cal = {} if args.no_calib_fr else face_recognition_templates(CALIB, cal_rel, args.cache, [])
         ms: list[float] = []
