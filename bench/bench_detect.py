@@ -14,7 +14,9 @@ first); a detection lying mostly (>= 0.5 of its area) inside an ignore region, o
 face, is dropped; every other detection is a false positive. Recall is given per face-size bucket (face
 height in pixels: < 24, 24-48, 48-96, > 96; WIDER's h, the annotation's y1 - y0), precision over all
 detections. Time: wall time of the contender's call per image, summed, over the summed megapixels of the
-images (ms per megapixel); contenders alternate image by image, so background load hits all alike.
+images (ms per megapixel); contenders alternate image by image, so background load hits all alike. Then "ms for
+a 1-megapixel photo": the default detector on ``--one-mp`` photos of each set rescaled to 1 MP (best of 3 calls)
+against face_recognition's HOG on the same copies.
 
 Box conventions. RetinaFace was trained on WIDER FACE and its box is WIDER's (hairline or forehead to
 chin, cheek to cheek): compared as it is. The fast pipeline's face box is the Face Mesh's bounds (or the
@@ -194,6 +196,7 @@ def apply_mapping(boxes: np.ndarray, m: np.ndarray) -> np.ndarray:
 # -- contenders -------------------------------------------------------------------------------
 
 Detect = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+Trust = float | tuple[tuple[float, float], ...]
 
 
 SWEEP_MIN = 0.5   # RetinaFace contenders run down to this score; thresholds apply when tallying
@@ -265,7 +268,7 @@ def evaluate(contenders: dict[str, Detect], photos: list[Photo], only: dict[str,
 
 
 def tally(photos: list[Photo], outs: list, mapping: Callable[[int], np.ndarray] | None = None,
-          min_score: float = 0.0, gate: tuple[float, float] | None = None) -> Tally:
+          min_score: float = 0.0, gate: tuple[float, Trust] | None = None) -> Tally:
     """Counts over ``outs``; ``min_score`` drops weaker detections; ``gate`` (mesh, trust) keeps a detection of
     the mesh-score helper when its mesh score is >= mesh or its detector score >= trust."""
     t = Tally()
@@ -274,7 +277,7 @@ def tally(photos: list[Photo], outs: list, mapping: Callable[[int], np.ndarray] 
             continue
         boxes, scores, seconds = out
         if gate is not None:
-            keep = (scores[:, 0] >= min_score) & ((scores[:, 1] >= gate[0]) | (scores[:, 0] >= gate[1]))
+            keep = (scores[:, 0] >= min_score) & ((scores[:, 1] >= gate[0]) | _trusted(boxes, scores[:, 0], gate[1]))
             boxes, scores = boxes[keep], scores[keep, 0]
         else:
             keep = scores >= min_score
@@ -311,8 +314,11 @@ def main() -> int:
     ap.add_argument("--only", default="", help="comma-separated contender name prefixes to run (default: all)")
     ap.add_argument("--wider-step", type=int, default=1, help="use every Nth WIDER photo (a spread subset)")
     ap.add_argument("--cnn", type=int, default=3, help="photos per set for face_recognition's CNN detector")
-    ap.add_argument("--policies", default="640,800,1536+",
-                    help="RetinaFace long-side caps to compare (0 = full resolution; N+ = enlarge to N too)")
+    ap.add_argument("--policies", default="768,896,1024,1024a",
+                    help="RetinaFace one-pass long-side caps to compare (0 = full resolution; N+ = enlarge to N too;"
+                    " Na = INTER_AREA downscaling instead of bilinear)")
+    ap.add_argument("--one-mp", type=int, default=12,
+                    help="photos per set rescaled to 1 megapixel for the ms-per-1-MP-photo figure (0 = skip)")
     ap.add_argument("--no-peer", action="store_true", help="skip face_recognition (not installed)")
     ap.add_argument("--json", type=Path, help="write every figure here")
     ap.add_argument("--render", type=Path, help="only draw the annotations on PNGs in this folder (to check by eye)")
@@ -325,9 +331,11 @@ def main() -> int:
     default_policy = base.policy
     contenders: dict[str, Detect] = {}
     for spec in [c.strip() for c in args.policies.split(",") if c.strip()]:
-        # "1024": long side at most 1024; "1536+": long side exactly 1536 (small images enlarged)
-        cap = int(spec.rstrip("+"))
-        pol = SizePolicy(max_side=cap or 100_000, min_side=cap if spec.endswith("+") else 0, tile_above=10**9)
+        # "1024": long side at most 1024 (one pass, bilinear downscale); "1024a": the same with INTER_AREA;
+        # "1536+": long side exactly 1536 (small images enlarged)
+        cap = int(spec.rstrip("+a"))
+        pol = SizePolicy(max_side=cap or 100_000, min_side=cap if spec.endswith("+") else 0, tile_above=10**9,
+                         interpolation="area" if spec.endswith("a") else "linear")
         contenders[f"retinaface long side {spec if cap else 'full'}"] = retinaface(base, pol)
     keep: dict = {}
     fast = FastPipeline.from_settings(settings, FastConfig())
@@ -379,9 +387,13 @@ def main() -> int:
                 rg["negatives with a box"] = sum(1 for o in out_n[name] if o is not None and (o[1] >= other).any())
                 rows_g.append(rg)
             sweep = "(gate sweep, untimed)"
-            for det_min, mesh_min, trust in ((0.7, 0.5, 0.9), (0.7, 0.5, 0.8), (0.7, 0.5, 0.75), (0.6, 0.5, 0.9),
-                                             (0.5, 0.5, 0.9), (0.6, 0.5, 0.8)):
-                gname = f"gate: det >= {det_min}, mesh >= {mesh_min} or det >= {trust}"
+            by_size = RetinaFace.trusted_scores
+            for det_min, mesh_min, trust in ((0.7, 0.5, 0.9), (0.7, 0.5, 0.8), (0.7, 0.5, 0.75), (0.6, 0.5, 0.8),
+                                             (0.7, 0.5, by_size), (0.7, 0.5, ((24.0, 0.8), (48.0, 0.75), (1e9, 0.8))),
+                                             (0.7, 0.5, ((24.0, 0.8), (48.0, 0.7), (1e9, 0.95)))):
+                shown = trust if isinstance(trust, float) else "/".join(
+                    f"{sc}{'' if below > 1e8 else f' <{below:g}px'}" for below, sc in trust)
+                gname = f"gate: det >= {det_min}, mesh >= {mesh_min} or det >= {shown}"
                 gw = tally(wider, out_w[sweep], min_score=det_min, gate=(mesh_min, trust))
                 gg = tally(groups, out_g[sweep], min_score=det_min, gate=(mesh_min, trust))
                 rows_w.append({**row(gname, gw), "ms/MP": None})
@@ -389,7 +401,7 @@ def main() -> int:
                 gated = [None if o is None else _gated(o, det_min, mesh_min, trust) for o in out_g[sweep]]
                 rg["recall >=20 (groups)"] = round(_recall_at_least(groups, gated, 20), 3)
                 rg["negatives with a box"] = sum(1 for o in out_n[sweep] if o is not None and len(o[1]) and (
-                    (o[1][:, 0] >= det_min) & ((o[1][:, 1] >= mesh_min) | (o[1][:, 0] >= trust))).any())
+                    (o[1][:, 0] >= det_min) & ((o[1][:, 1] >= mesh_min) | _trusted(o[0], o[1][:, 0], trust))).any())
                 rows_g.append(rg)
         if name in mapped:
             halves = [[(o[0], p.faces) for k, (p, o) in enumerate(zip(wider, out_w[name], strict=True))
@@ -416,12 +428,51 @@ def main() -> int:
             if name.endswith(f"@{threshold}") or name in ("fast pipeline (retinaface)", "fast pipeline (blazeface)"):
                 print(f"- {name}: WIDER ms/MP {r['ms/MP']} vs {hog['ms/MP']} ({hog['ms/MP'] / r['ms/MP']:.2f}x"
                       f" faster); recall >=24 {r['recall >=24']} vs {hog['recall >=24']}")
+    if args.one_mp:
+        report["one_megapixel"] = one_megapixel(base, wider, groups, args.one_mp, not args.no_peer)
     missed = tally(groups, out_g["fast pipeline (retinaface)"]).missed if "fast pipeline (retinaface)" in out_g else []
     print(f"\ngroup faces >= 20 px the default pipeline missed: {missed or 'none'}")
     if args.json:
         report.update({"wider": rows_w, "groups": rows_g, "mappings": mappings, "missed": missed})
         args.json.write_text(json.dumps(report, indent=1, default=str))
     return 0
+
+
+def to_one_megapixel(rgb: np.ndarray) -> np.ndarray:
+    """The photo rescaled (aspect kept) to 1,000,000 pixels, give or take rounding."""
+    h, w = rgb.shape[:2]
+    f = (1e6 / (h * w)) ** 0.5
+    return cv2.resize(rgb, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+
+
+def one_megapixel(detector: RetinaFace, wider: list[Photo], groups: list[Photo], n: int, peer: bool) -> dict:
+    """ms per photo of the default detector (its whole ``detect``: resize, network, decoding, NMS) on 1-MP copies
+    of ``n`` photos of each set, the best of 3 calls per photo (the least disturbed by other processes),
+    face_recognition's HOG on the same copies alternating photo by photo (one call each: it is slow)."""
+    contenders: dict[str, Detect] = {"retinaface default": lambda rgb: (detector.detect(rgb), None)}
+    if peer:
+        contenders["face_recognition hog"] = face_recognition_detector("hog", 1)
+    out: dict[str, dict[str, float]] = {}
+    print("\n## ms for a 1-megapixel photo (default detector; best of 3 per photo; HOG one call)")
+    for set_name, photos in (("WIDER", wider), ("groups", groups)):
+        step = max(1, len(photos) // n)
+        copies = [to_one_megapixel(p.rgb) for p in photos[::step][:n]]
+        times: dict[str, list[float]] = {k: [] for k in contenders}
+        for rgb in copies:
+            for name, run in contenders.items():
+                best = float("inf")
+                for _ in range(3 if name.startswith("retinaface") else 1):
+                    t0 = time.perf_counter()
+                    run(rgb)
+                    best = min(best, time.perf_counter() - t0)
+                times[name].append(best)
+        out[set_name] = {k: round(1000 * float(np.mean(v)), 1) for k, v in times.items()}
+        line = ", ".join(f"{k} {v} ms" for k, v in out[set_name].items())
+        ratio = ""
+        if peer:
+            ratio = f" ({out[set_name]['face_recognition hog'] / out[set_name]['retinaface default']:.1f}x faster)"
+        print(f"- {set_name}, {len(copies)} photos at 1 MP: {line}{ratio}")
+    return out
 
 
 def render(folder: Path) -> int:
@@ -441,10 +492,19 @@ def render(folder: Path) -> int:
     return 0
 
 
-def _gated(out: tuple, det_min: float, mesh_min: float, trust: float) -> tuple:
+def _trusted(boxes: np.ndarray, det_scores: np.ndarray, trust: Trust) -> np.ndarray:
+    """Which detections the trust rule keeps whatever the mesh says: one score, or (below height, score) rows
+    (RetinaFace.trusted_scores' form)."""
+    rule = ((float("inf"), trust),) if isinstance(trust, float | int) else trust
+    heights = boxes[:, 3] - boxes[:, 1]
+    need = np.array([next(sc for below, sc in rule if h < below) for h in heights])
+    return det_scores >= need if len(heights) else np.zeros(0, bool)
+
+
+def _gated(out: tuple, det_min: float, mesh_min: float, trust: Trust) -> tuple:
     """A mesh-score helper output reduced to the detections the gate keeps (boxes, detector scores, time)."""
     boxes, scores, seconds = out
-    keep = (scores[:, 0] >= det_min) & ((scores[:, 1] >= mesh_min) | (scores[:, 0] >= trust))
+    keep = (scores[:, 0] >= det_min) & ((scores[:, 1] >= mesh_min) | _trusted(boxes, scores[:, 0], trust))
     return boxes[keep], scores[keep, 0], seconds
 
 

@@ -47,6 +47,8 @@ from visage.analysis.attributes import AGE_CALIBRATION, EMOTIONS, face_crops
 from visage.analysis.attributes import beard as beard_mod
 from visage.analysis.attributes import eyes as eyes_mod
 from visage.analysis.attributes import glasses as glasses_mod
+from visage.analysis.attributes.aligned_face import align_face
+from visage.analysis.attributes.onnx_model import softmax
 from visage.analysis.fast_pipeline import FastPipeline
 from visage.analysis.pipeline import AnalyzeOptions
 from visage.config import Settings
@@ -142,28 +144,52 @@ def _frac(mask: np.ndarray) -> str:
     return f"{int(mask.sum())}/{mask.size} ({mask.mean():.3f})" if mask.size else "0/0"
 
 
+def _frame_v2(face) -> float:
+    """The glasses measure before v3 (frame edges: bridge + 0.5 x temple >= 1.467), for the same-run
+    comparison only: vertical-gradient energy on the nose root and beside the outer eye corners over
+    the cheeks' gradient."""
+    g = face.grey
+    gy = np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
+    ref = float(face.cheek_values(gy + np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3))).mean()) + 4.0
+    p, e = face.points, 36.0
+    bridge = float(gy[face.box(p[168], 8, 10)].mean(axis=1).max()) / ref
+    temples = [gy[face.box(p[i] + np.array([dx * 0.25 * e, -2.0]), 0.2 * e, 0.35 * e)].mean(axis=1).max()
+               for i, dx in ((33, -1.0), (263, 1.0))]
+    return bridge + 0.5 * float(np.mean(temples)) / ref
+
+
+FRAME_V2_THRESHOLD = 1.467
+
+
 def eval_glasses(run: Runner) -> dict:
     rows = []
     for p in run.files(EVAL / "glasses"):
-        f = run.first_face(read_rgb(p), "glasses")
+        rgb = read_rgb(p)
+        f = run.first_face(rgb, "glasses")
         g = f.attributes["glasses"] if f else None
+        face = align_face(rgb, f.landmarks.points) if f else None
         rows.append({"path": rel(p), "glasses": p.parent.name == "eyeglasses", "found": g is not None,
-                     "value": g and g["value"], "score": g and g["score"]})
+                     "value": g and g["value"], "line": face and glasses_mod.bridge_line(face),
+                     "frame_v2": face and _frame_v2(face)})
     found = [x for x in rows if x["found"]]
     y = np.array([x["glasses"] for x in found])
     test = np.array([is_test(x["path"]) for x in found])
     sun = np.array([x["value"] == "sun" for x in found])
-    score = np.array([x["score"] for x in found])
-    frame = score * 2 * glasses_mod.FRAME_THRESHOLD  # back to the frame measure (saturates at 2x the threshold)
-    # The tune rule on the whole decision (sunglasses OR frame >= t): the best balanced accuracy.
-    cands = np.unique(frame[~test])
-    tuned = float(max(cands, key=lambda t: balanced(y[~test], sun[~test] | (frame[~test] >= t))))
+    line = np.array([x["line"] for x in found])
+    frame = np.array([x["frame_v2"] for x in found])
+    # The tune rule on the whole decision (sunglasses OR line >= t): the best balanced accuracy.
+    cands = np.unique(line[~test])
+    tuned = float(max(cands, key=lambda t: balanced(y[~test], sun[~test] | (line[~test] >= t))))
     pred = np.array([x["value"] != "none" for x in found])
-    return {"faces_found": f"{len(found)}/{len(rows)}", "tune_frame_threshold": round(tuned, 4),
-            "shipped_frame_threshold": glasses_mod.FRAME_THRESHOLD,
+    old = sun | (frame >= FRAME_V2_THRESHOLD)
+    return {"faces_found": f"{len(found)}/{len(rows)}", "tune_line_threshold": round(tuned, 4),
+            "shipped_line_threshold": glasses_mod.LINE_THRESHOLD,
             "test_balanced_accuracy": round(balanced(y[test], pred[test]), 4),
-            "test_balanced_accuracy_tuned": round(balanced(y[test], sun[test] | (frame[test] >= tuned)), 4),
+            "test_balanced_accuracy_tuned": round(balanced(y[test], sun[test] | (line[test] >= tuned)), 4),
             "test_glasses_found": _frac(pred[test & y]), "test_none_passed": _frac(~pred[test & ~y]),
+            "before_frame_edges_v2_test_balanced_accuracy": round(balanced(y[test], old[test]), 4),
+            "before_frame_edges_v2_test_glasses_found": _frac(old[test & y]),
+            "before_frame_edges_v2_test_none_passed": _frac(~old[test & ~y]),
             "today_sun_only_test_balanced_accuracy": round(balanced(y[test], sun[test]), 4),
             "test_sun_calls_on_glasses": _frac(sun[test & y]), "test_sun_calls_on_none": _frac(sun[test & ~y])}
 
@@ -315,6 +341,7 @@ def eval_emotion(run: Runner) -> dict:
 def eval_antispoof(run: Runner) -> dict:
     settings = Settings()
     old = load_zoo_model("liveness", settings.models_dir)  # today's default, for the same-run comparison
+    model = lv.Liveness(settings.models_dir).model  # for the crop before the fix, same run
     rows = []
     for p in run.files(EVAL / "antispoof"):
         rgb = read_rgb(p)
@@ -324,8 +351,12 @@ def eval_antispoof(run: Runner) -> dict:
         if f is not None:
             crop = face_crops(rgb, [f.landmarks.points], 32, 1.5).astype(np.float32) / 255.0
             old_score = float(old.run(crop)[0].reshape(-1)[0])
+            # the crop before the fix: rotated square, black where it leaves the photo
+            sq = face_crops(rgb, [f.landmarks.points], lv.SIZE, lv.CROP)[..., ::-1].transpose(0, 3, 1, 2)
+            padded_score = float(softmax(model.run_each(np.ascontiguousarray(sq).astype(np.float32)))[0, 0])
         rows.append({"path": rel(p), "live": p.parent.name == "live", "found": f is not None,
-                     "score": f and f.attributes["liveness"]["score"], "old": old_score})
+                     "score": f and f.attributes["liveness"]["score"], "old": old_score,
+                     "padded": padded_score if f is not None else None})
     found = [x for x in rows if x["found"]]
     y = np.array([x["live"] for x in found])
     s = np.array([x["score"] for x in found])
@@ -334,6 +365,7 @@ def eval_antispoof(run: Runner) -> dict:
     live_tune = np.sort(s[~test & y])
     tuned = float(live_tune[int(np.floor(0.05 * live_tune.size))])  # highest passing >= 95% of tune live faces
     thr = lv.LIVENESS_THRESHOLD
+    pad = np.array([x["padded"] for x in found])
     spoofs_all = [x for x in rows if not x["live"]]
     return {"faces_found": f"{len(found)}/{len(rows)} (live {int(y.sum())}/{sum(x['live'] for x in rows)}, "
                            f"spoof {int((~y).sum())}/{len(spoofs_all)})",
@@ -342,8 +374,18 @@ def eval_antispoof(run: Runner) -> dict:
             "all_spoof_caught": _frac(s[~y] < thr), "all_live_passed": _frac(s[y] >= thr),
             "test_spoof_caught_at_tune_threshold": _frac(s[test & ~y] < tuned),
             "test_live_passed_at_tune_threshold": _frac(s[test & y] >= tuned),
+            "tune_separating_interval": [round(float(s[~test & ~y].max()), 4), round(float(live_tune[0]), 4)],
+            "test_auc": round(_auc(s[test & y], s[test & ~y]), 4),
+            "before_fix_padded_crop_test_auc": round(_auc(pad[test & y], pad[test & ~y]), 4),
+            "before_fix_padded_crop_test_spoof_caught": _frac(pad[test & ~y] < thr),
+            "before_fix_padded_crop_test_live_passed": _frac(pad[test & y] >= thr),
             "today_human_liveness_test_spoof_caught_at_0.5": _frac(o[test & ~y] < 0.5),
             "today_human_liveness_test_live_passed_at_0.5": _frac(o[test & y] >= 0.5)}
+
+
+def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """ROC AUC: the chance a live face scores above a spoof (ties count half)."""
+    return float(np.mean(pos[:, None] > neg[None, :]) + 0.5 * np.mean(pos[:, None] == neg[None, :]))
 
 
 def timing(run: Runner, n: int) -> dict:

@@ -31,7 +31,8 @@ from visage.store import open_store
 
 
 def _server_cpu_s(data_dir: Path) -> float:
-    """utime+stime of the postmaster and all its children (backends, WAL writer, checkpointer)."""
+    """utime+stime of the postmaster and all its children (backends, WAL writer, checkpointer),
+    live or exited (a backend that ends between two readings must not take its CPU with it)."""
     root = int((data_dir / "postmaster.pid").read_text().split()[0])
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
@@ -42,7 +43,9 @@ def _server_cpu_s(data_dir: Path) -> float:
             fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(entry) == root or int(fields[1]) == root:  # fields[1] is the parent pid
+        if int(entry) == root:  # its own CPU plus that of children that exited (cutime, cstime)
+            total += sum(int(f) for f in fields[11:15]) / tick
+        elif int(fields[1]) == root:  # fields[1] is the parent pid
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
 

@@ -49,6 +49,21 @@ class Settings(BaseSettings):
         description="Face detector of the fast pipeline: 'retinaface' (RetinaFace-MobileNet0.25: small faces,"
         " profiles, crowds; default) or 'blazeface' (MediaPipe's BlazeFace pair). See docs/models.md.",
     )
+    detect_max_side: int = Field(
+        1024, ge=160, le=8192,
+        description="RetinaFace: long side (pixels) of the copy the full detection pass sees; larger finds smaller"
+        " faces and costs about the square in time (docs/models.md has the measured table).",
+    )
+    detect_min_side: int = Field(
+        1024, ge=0, le=8192,
+        description="RetinaFace: images whose long side is below this are enlarged to it for the full pass (small"
+        " faces in small photos; 0 = never enlarged).",
+    )
+    detect_coarse_side: int = Field(
+        640, ge=0, le=8192,
+        description="RetinaFace: a first pass at this long side; the full pass runs only when it finds no face or"
+        " a small one (portraits get cheaper; 0 = always the full pass; docs/models.md).",
+    )
     min_face_size: int = Field(
         0, ge=0, description="Fast pipeline: faces whose box's longer side is below this many pixels are dropped.",
     )

@@ -28,7 +28,9 @@ SCENES = ["two_people.jpg", "obama.jpg", "biden.jpg",
 #: CenterNet scores below 0.4 at its 512 px input in crowds, not decoding: the graph's decoder gives 0.62
 #: there and fails two_people.jpg and obama.jpg, which the vote decoder fixes; 2x2 tiles reach only 0.65
 #: (bench/eval_body.py, docs/threedivi.md). A guard against losing what is measured, not a target.
-MASK_COVERAGE_FLOOR = 0.55
+#: Since detection enlarges small photos (issue 12, docs/models.md) the pipeline finds 641 faces there, most of
+#: the new ones small faces in crowds: 329 of them inside a person box (0.513; more covered faces than before).
+MASK_COVERAGE_FLOOR = 0.48
 
 
 @pytest.fixture(scope="module")

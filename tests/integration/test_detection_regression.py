@@ -29,9 +29,9 @@ DOC = json.loads((ROOT / "tests" / "data" / "detection_annotations.json").read_t
 
 # image -> boxes of faces the default pipeline is measured to miss (detector score at the default policy).
 KNOWN_MISSES: dict[str, list[list[int]]] = {
-    # cut by the top border, RetinaFace 0.78 and Face Mesh ~0: below the 0.8 trust gate
-    # right edge, cut by the border, RetinaFace 0.64
-    "calib/_groups/1024px-Flickr_-_Bucajack_-_Keanu_Reeves_-_TIFF_09.jpg": [[185, 9, 215, 42], [953, 193, 1028, 305]],
+    # right edge, cut by the border, RetinaFace 0.64 (the face cut by the top border, [185, 9, 215, 42], RetinaFace
+    # 0.78 and Face Mesh ~0, is kept since the size-aware trust gate: 0.7 suffices for 24-48 px boxes)
+    "calib/_groups/1024px-Flickr_-_Bucajack_-_Keanu_Reeves_-_TIFF_09.jpg": [[953, 193, 1028, 305]],
     # deep background blur behind a photographer, RetinaFace 0.34 at full resolution
     "calib/_groups/1024px-Flickr_-_Josh_Jensen_-_Keanu_Reeves.jpg": [[89, 238, 131, 291]],
     # 14 x 20 px, half hidden between two heads: no detector proposed it (drawn by hand)

@@ -3,6 +3,7 @@ rotated heads, the ``detector`` setting, the minimum face size and the per-reque
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -94,7 +95,10 @@ def test_very_large_image_runs_tiles_and_merges_duplicates(pipe: FastPipeline) -
     image = rgb("two_people.jpg")
     big = cv2.resize(image, None, fx=2.8, fy=2.8, interpolation=cv2.INTER_LINEAR)   # long side > 2,560 px
     assert max(big.shape[:2]) > pipe.detector.policy.tile_above
-    dets = pipe.detect(big)
+    # the full pass itself (coarse pass off: with it, two large faces at 640 px would end detection there)
+    full = RetinaFace(pipe.detector.session, replace(pipe.detector.policy, coarse_side=0))
+    dets = full.detect(big)
     assert len(dets) == 2                          # the whole-image pass and the tiles agree, NMS keeps one each
+    assert len(pipe.detect(big)) == 2              # and the default policy (coarse pass) finds the same two
     small = sorted(d.box[0] for d in pipe.detect(image))
     np.testing.assert_allclose(sorted(d.box[0] / 2.8 for d in dets), small, atol=0.05 * image.shape[1])

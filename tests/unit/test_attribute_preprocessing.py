@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from visage.analysis.attributes import aligned_face, beard, eyes, glasses
-from visage.analysis.liveness import CROP, SIZE, liveness_inputs
+from visage.analysis.liveness import CROP, SIZE, crop_box, liveness_inputs
 
 MESH = np.load(Path(__file__).parent / "data" / "mesh468_frontal.npy").astype(np.float32)
 
@@ -63,6 +63,24 @@ def test_liveness_input_is_bgr_0_255_nchw() -> None:
     assert CROP > 1.0
 
 
+def test_liveness_crop_is_shifted_inside_the_photo_never_padded() -> None:
+    # A face near the top-left corner: the reference crop keeps its size and moves inside the photo,
+    # so no black border (which the model reads as a screen edge) enters it.
+    mesh = MESH.copy()
+    lo = mesh[:, :2].min(0)
+    mesh[:, :2] -= lo - 5.0
+    side = float(np.ptp(mesh[:, :2], axis=0).max())
+    image = np.full((int(6 * side), int(6 * side), 3), 90, np.uint8)
+    x0, y0, x1, y1 = crop_box(image.shape, mesh)
+    assert x0 == 0 and y0 == 0 and x1 - x0 == pytest.approx(CROP * side, abs=2) and y1 - y0 == x1 - x0
+    assert liveness_inputs(image, [mesh]).min() == 90
+    # A face larger than the photo allows: the scale is capped to the photo, still no padding.
+    small = np.full((int(1.2 * side), int(1.5 * side), 3), 90, np.uint8)
+    x0, y0, x1, y1 = crop_box(small.shape, mesh)
+    assert min(x0, y0) >= 0 and x1 <= small.shape[1] - 1 and y1 <= small.shape[0] - 1
+    assert liveness_inputs(small, [mesh]).min() == 90
+
+
 def test_aligned_face_puts_the_eyes_at_fixed_points_whatever_the_tilt() -> None:
     image = np.random.default_rng(0).integers(0, 255, (480, 640, 3), np.uint8)
     centre = MESH[:, :2].mean(0)
@@ -75,9 +93,9 @@ def test_aligned_face_puts_the_eyes_at_fixed_points_whatever_the_tilt() -> None:
 
 
 def test_glasses_and_beard_value_shapes() -> None:
-    none = glasses.glasses_value(0.2 * glasses.FRAME_THRESHOLD, 0.0)
+    none = glasses.glasses_value(0.2 * glasses.LINE_THRESHOLD, 0.0)
     assert set(none) == {"value", "probability", "score"} and none["value"] == "none"
-    common = glasses.glasses_value(1.5 * glasses.FRAME_THRESHOLD, 0.1)
+    common = glasses.glasses_value(1.5 * glasses.LINE_THRESHOLD, 0.1)
     assert common["value"] == "common" and 0.5 <= common["probability"] <= 1.0
     assert glasses.glasses_value(0.0, 0.9)["value"] == "sun"
     b = beard.beard_value(beard.BEARD_THRESHOLD + 0.2)
@@ -88,5 +106,21 @@ def test_glasses_and_beard_value_shapes() -> None:
 def test_flat_face_has_no_frame_and_no_beard() -> None:
     image = np.full((480, 640, 3), 150, np.uint8)
     face = aligned_face.align_face(image, MESH)
-    assert glasses.frame_score(glasses.frame_features(face)) < glasses.FRAME_THRESHOLD
+    assert glasses.bridge_line(face) == 0.0
     assert beard.beard_darkness(beard.beard_features(face)) == pytest.approx(1.0 - 150 / 151, abs=1e-3)
+
+
+def test_bridge_line_fires_on_a_thin_dark_line_not_on_an_edge() -> None:
+    # In the aligned frame: a 1-px dark row across the nose root (a bridge) is a line; a step from
+    # dark above to bright below at the same height (a brow shadow's edge) is not.
+    image = np.full((480, 640, 3), 160, np.uint8)
+    face = aligned_face.align_face(image, MESH)
+    row = round(float(face.points[[33, 133, 362, 263], 1].mean()) - 3)
+    grey = face.grey.copy()
+    grey[row, :] = 100
+    bridge = aligned_face.AlignedFace(grey=grey, ycrcb=face.ycrcb, points=face.points)
+    assert glasses.bridge_line(bridge) > 2 * glasses.LINE_THRESHOLD
+    step = face.grey.copy()
+    step[: row + 1, :] = 100
+    edge = aligned_face.AlignedFace(grey=step, ycrcb=face.ycrcb, points=face.points)
+    assert glasses.bridge_line(edge) == 0.0

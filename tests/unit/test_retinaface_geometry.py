@@ -5,9 +5,18 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 from visage.analysis.detectors.base import Detection, iou_matrix, nms
-from visage.analysis.detectors.retinaface import CENTRE_VARIANCE, SIZE_VARIANCE, anchors, decode, tile_grid
+from visage.analysis.detectors.retinaface import (
+    CENTRE_VARIANCE,
+    SIZE_VARIANCE,
+    RetinaFace,
+    SizePolicy,
+    anchors,
+    decode,
+    tile_grid,
+)
 
 
 def test_anchor_layout_is_row_major_with_two_sizes_per_cell() -> None:
@@ -85,3 +94,62 @@ def test_input_blob_is_bgr_minus_mean_padded_with_zero() -> None:
     expected = image[:, :, ::-1].astype(np.float32) - MEAN_BGR
     np.testing.assert_array_equal(blob[0, :, :50, :70], expected.transpose(2, 0, 1))
     assert not blob[0, :, 50:, :].any() and not blob[0, :, :, 70:].any()
+
+
+class _Scripted(RetinaFace):
+    """RetinaFace whose network pass is replaced by scripted detections per input long side (no model)."""
+
+    def __init__(self, policy: SizePolicy, by_side: dict[int, list[tuple[float, float]]]) -> None:
+        self.policy, self.min_score, self.nms_iou = policy, 0.7, 0.4
+        self.by_side, self.sides = by_side, []
+
+    def run(self, image: np.ndarray, min_score: float) -> list[Detection]:
+        side = max(image.shape[:2])
+        self.sides.append(side)
+        kp = np.zeros((5, 2), np.float32)
+        return [Detection(np.array([x, 10, x + size, 10 + size], np.float32), s, kp, kp)
+                for k, (size, s) in enumerate(self.by_side.get(side, [])) for x in [k * 300.0]
+                if s >= min_score]
+
+
+def test_coarse_pass_alone_when_it_finds_only_large_faces() -> None:
+    det = _Scripted(SizePolicy(max_side=1024, coarse_side=512), {512: [(200, 0.99)], 1024: [(400, 0.99)]})
+    faces = det.detect(np.zeros((1000, 2000, 3), np.uint8))
+    assert det.sides == [512] and len(faces) == 1
+    np.testing.assert_allclose(faces[0].box, np.array([0, 10, 200, 210]) * 2000 / 512, rtol=1e-5)
+
+
+def test_fine_pass_runs_on_a_small_candidate_or_no_face() -> None:
+    small = _Scripted(SizePolicy(max_side=1024, coarse_side=512),
+                      {512: [(200, 0.99), (20, 0.4)], 1024: [(400, 0.99), (40, 0.9)]})
+    assert len(small.detect(np.zeros((1000, 2000, 3), np.uint8))) == 2 and small.sides == [512, 1024]
+    empty = _Scripted(SizePolicy(max_side=1024, coarse_side=512), {1024: [(40, 0.9)]})
+    assert len(empty.detect(np.zeros((1000, 2000, 3), np.uint8))) == 1 and empty.sides == [512, 1024]
+    # an image no longer than the coarse side runs once, at its own size
+    once = _Scripted(SizePolicy(max_side=1024, coarse_side=512), {500: [(100, 0.9)]})
+    assert len(once.detect(np.zeros((400, 500, 3), np.uint8))) == 1 and once.sides == [500]
+
+
+def test_small_image_coarse_pass_at_its_own_size_then_enlarged() -> None:
+    det = _Scripted(SizePolicy(max_side=1024, min_side=1024, coarse_side=640),
+                    {400: [(100, 0.99), (12, 0.5)], 1024: [(256, 0.99), (30, 0.9)]})
+    faces = det.detect(np.zeros((300, 400, 3), np.uint8))
+    assert det.sides == [400, 1024] and len(faces) == 2
+    np.testing.assert_allclose(faces[0].box[2] - faces[0].box[0], 100, rtol=1e-5)   # back in image pixels
+
+
+def test_size_policy_rejects_an_unknown_filter() -> None:
+    with pytest.raises(ValueError, match="interpolation"):
+        SizePolicy(interpolation="cubic")
+
+
+def test_trust_gate_depends_on_the_face_height() -> None:
+    det = _Scripted(SizePolicy(), {})
+    kp = np.zeros((5, 2), np.float32)
+
+    def face(height: float, score: float) -> Detection:
+        return Detection(np.array([0, 0, height, height], np.float32), score, kp, kp)
+
+    assert det.trusts(face(30, 0.72)) and det.trusts(face(47.9, 0.7))
+    assert not det.trusts(face(20, 0.72)) and det.trusts(face(20, 0.8))
+    assert not det.trusts(face(100, 0.75)) and det.trusts(face(100, 0.85))

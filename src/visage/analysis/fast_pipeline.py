@@ -3,7 +3,8 @@
 Stages (each timed in ``ImageAnalysis.timings_ms``):
 
 1. ``detect``: the ``detector`` setting's component (visage.analysis.detectors): RetinaFace by default
-   (boxes, scores and five points; long side capped, tiles for very large images), or the BlazeFace
+   (boxes, scores and five points; a coarse pass, then the long side capped, small images enlarged, tiles
+   for very large images), or the BlazeFace
    pair (MediaPipe short-range and full-range on a letterboxed copy, tiles from 1,280 px).
 2. ``landmarks``: Face Mesh on a rotated 1.5x square around each detection, its eye line from the
    detector's two eye points (one batch per image);
@@ -35,7 +36,7 @@ from visage.analysis.attributes import ATTRIBUTES, UNSUPPORTED, FaceAttributes
 from visage.analysis.detectors.base import Detection
 from visage.analysis.detectors.blazeface import BlazeFace, BlazeFacePair
 from visage.analysis.detectors.retinaface import MODEL_NAME as RETINAFACE_MODEL
-from visage.analysis.detectors.retinaface import RetinaFace
+from visage.analysis.detectors.retinaface import RetinaFace, SizePolicy
 from visage.analysis.embedders import DEFAULT_EMBEDDER, Embedder, build_embedder
 from visage.analysis.embedders.align import FacePoints
 from visage.analysis.facemesh import FaceMesh, Iris, MeshResult, Roi, roi_from_mesh, roi_from_points
@@ -164,11 +165,8 @@ class FastPipeline:
         rois = [seed_roi(d, scale, shift) for d in dets]
         meshes = self.mesh.run(image, rois)
         cfg = self.config
-        trust = cfg.trust_detector_score
-        if trust is None:
-            trust = getattr(self.detector, "trusted_score", None)
-        kept = [(d, m) for d, m in zip(dets, meshes, strict=True)
-                if m.score >= cfg.min_mesh_score or (trust is not None and d.score >= trust)]
+        trusts = self._trusts()
+        kept = [(d, m) for d, m in zip(dets, meshes, strict=True) if m.score >= cfg.min_mesh_score or trusts(d)]
         if self.config.refine and kept:
             again = self.mesh.run(image, [roi_from_mesh(m.points) for _, m in kept])
             kept = [(d, m2 if m2.score >= self.config.min_mesh_score else m)
@@ -179,6 +177,18 @@ class FastPipeline:
         h, w = image.shape[:2]
         kept.sort(key=lambda dm: _clipped_area(self.face_box(*dm), w, h), reverse=True)
         return kept
+
+    def _trusts(self) -> Callable[[Detection], bool]:
+        """Which detections are kept whatever Face Mesh scores: ``trust_detector_score`` when set, else the
+        detector's own rule (RetinaFace: a score threshold by face size), else none (BlazeFace)."""
+        trust = self.config.trust_detector_score
+        if trust is not None:
+            return lambda d: d.score >= trust
+        rule = getattr(self.detector, "trusts", None)
+        if rule is not None:
+            return rule
+        trust = getattr(self.detector, "trusted_score", None)
+        return (lambda d: d.score >= trust) if trust is not None else (lambda d: False)
 
     def face_box(self, det: Detection, mesh: MeshResult) -> np.ndarray:
         """A kept face's box (x0, y0, x1, y1): its mesh's bounds, or the detector's box where the mesh
@@ -280,7 +290,10 @@ def build_detector(config: FastConfig, settings: Settings) -> FaceDetector:
     overrides = {k: v for k, v in (("min_score", config.min_detector_score), ("nms_iou", config.nms_iou))
                  if v is not None}
     if config.detector == "retinaface":
-        return RetinaFace(get_session(ensure_model(RETINAFACE_MODEL, md), th), **overrides)
+        policy = SizePolicy(max_side=settings.detect_max_side, min_side=min(settings.detect_min_side,
+                                                                            settings.detect_max_side),
+                            tile_above=max(2560, settings.detect_max_side), coarse_side=settings.detect_coarse_side)
+        return RetinaFace(get_session(ensure_model(RETINAFACE_MODEL, md), th), policy, **overrides)
     if config.detector == "blazeface":
         return BlazeFacePair(BlazeFace(load_zoo_model("facemesh-detection-short", md, th)),
                              BlazeFace(load_zoo_model("facemesh-detection-full", md, th)),

@@ -322,8 +322,9 @@ def import_collection(
     """Recreate an exported collection (optionally under a new id); it must not exist yet.
 
     The file is checked in full first (nothing is written if any line is wrong), then loaded in
-    one transaction where the backend offers ``atomic()`` (SQLite); elsewhere a load that fails
-    midway deletes what it made. Either way a failed import leaves nothing and can be retried.
+    one transaction where the backend offers ``atomic()`` (SQLite, PostgreSQL: other readers see
+    nothing until it commits, and a process killed midway leaves nothing); elsewhere a load that
+    fails midway deletes what it made. Either way a failed import leaves nothing and can be retried.
     ``bulk_load(collection_id)`` lets a backend wrap the face load in a faster bulk mode (the
     collection is new, so nothing else depends on its search index yet).
     """

