@@ -1,9 +1,9 @@
 """Template-store benchmark: insert throughput, search latency and recall, memory, restart.
 
-Synthetic unit vectors of the real template dimension (``--dim``: 512 by default, the ArcFace-class
-embedders'; 128 is dlib's). Probes are stored vectors plus gaussian noise, renormalised (like a
-new photo of an enrolled face: cosine ~0.91 to its source at the default noise, whatever the
-dimension), and separately pure random unit vectors (no enrolled match).
+Synthetic unit vectors of the real template dimension (``--dim``: 192 by default, the default
+embedder ``mobilefacenet-tflite-flip``'s; 512 is fr-feature's, 128 dlib's). Probes are stored
+vectors plus gaussian noise, renormalised (like a new photo of an enrolled face: cosine ~0.91 to
+its source at the default noise, whatever the dimension), and separately pure random unit vectors (no enrolled match).
 recall@1 = the store's top hit equals exact brute-force search's top hit over the same vectors.
 
     PYTHONPATH=src python bench/bench_store.py                       # sqlite + postgres, 1e5 and 1e6
@@ -217,7 +217,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="100000,1000000", help="comma-separated collection sizes")
     ap.add_argument("--pg-max", type=int, default=100_000, help="skip postgres above this size")
     ap.add_argument("--pg-url", default=None, help="existing PostgreSQL (default: embedded pgserver)")
-    ap.add_argument("--dim", type=int, default=512, help="template dimension (512: the new default embedder)")
+    ap.add_argument("--dim", type=int, default=192,
+                    help="template dimension (192: the default embedder's; 512: fr-feature's; 128: dlib's)")
     ap.add_argument("--queries", type=int, default=1000, help="noisy probes of stored faces")
     ap.add_argument("--random-queries", type=int, default=200)
     ap.add_argument(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import pickle
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,12 +100,16 @@ class VisageFaces:
 
     def __init__(self, pipe, cache: Path) -> None:
         self.pipe = pipe
-        # Keyed by what decides the points (detector and landmark models, the points rule), not the embedder.
+        # Keyed by what decides the points, not the embedder: the detector and landmark models, the source of
+        # the pipeline's and the detector's modules (the points rule, the detection size policy, the trust
+        # gate) and their settings. (Before, only face_points and the model names: a detection policy
+        # change left the key, and so the cached points, as they were.)
         models = [m for m in pipe.models() if m not in pipe.embedder.model_names]
-        # The detector's code and input-size policy decide the points too (a policy change re-detects).
+        # The pipeline's and detector's code and settings decide the points too (a policy change re-detects).
         detector = getattr(pipe, "detector", None)
-        policy = repr(getattr(detector, "policy", None)) + inspect.getsource(type(detector)) if detector else ""
-        src = inspect.getsource(type(pipe).face_points) + ",".join(models) + policy
+        modules = {type(pipe).__module__} | ({type(detector).__module__} if detector is not None else set())
+        src = "".join(inspect.getsource(sys.modules[m]) for m in sorted(modules)) + ",".join(models)
+        src += repr(getattr(pipe, "config", "")) + repr(getattr(detector, "policy", ""))
         self.tag = hashlib.sha256(src.encode()).hexdigest()[:10]
         self.cache = cache / f"points-{self.tag}"
         self.cache.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,8 @@
-"""The default engine's verification on real labelled pairs it was not tuned on, at its default threshold.
+"""The default engine's verification on real labelled pairs at its default threshold (LFW: never used to tune it).
+
+The engine is built with the shipped default embedder (``DEFAULT_EMBEDDER``) named explicitly, so a
+``VISAGE_EMBEDDER`` in the environment cannot make this test score another model, and every template is
+checked to be the default's template model.
 
 LFW View 2 (fold 1's first 150 genuine and 150 impostor pairs) and calib/ (every pair of every
 other of its identity photos). Floors, not exact figures: bench/bench_lfw.py measures both
@@ -14,6 +18,7 @@ import itertools
 import pytest
 
 from recognition_sets import CALIB, LFW, calib_images, lfw_pairs
+from visage.analysis.embedders import DEFAULT_EMBEDDER, TEMPLATE_MODELS
 from visage.config import Settings
 from visage.engine import Engine
 from visage.errors import NoFaceError
@@ -25,7 +30,7 @@ pytestmark = pytest.mark.slow
 def engine() -> Engine:
     if not (LFW / "pairs.txt").is_file() or not CALIB.is_dir():
         pytest.skip("needs ../shared/fixtures/lfw and calib")
-    return Engine(Settings(pipeline="fast"))
+    return Engine(Settings(pipeline="fast", embedder=DEFAULT_EMBEDDER))
 
 
 def _templates(engine: Engine, root, rel: set[str]) -> dict:
@@ -33,6 +38,7 @@ def _templates(engine: Engine, root, rel: set[str]) -> dict:
     for r in sorted(rel):
         try:
             out[r] = engine.largest_template((root / r).read_bytes())
+            assert out[r].model == TEMPLATE_MODELS[DEFAULT_EMBEDDER], out[r].model
         except NoFaceError:
             out[r] = None
     return out
@@ -48,7 +54,7 @@ def test_lfw_pairs_at_the_default_threshold(engine) -> None:
     temps = _templates(engine, LFW, {r for p in pairs for r in (p.a, p.b)})
     right = sum(_decide(engine, temps[p.a], temps[p.b]) == p.same for p in pairs)
     false_accepts = sum(_decide(engine, temps[p.a], temps[p.b]) for p in pairs if not p.same)
-    assert right / len(pairs) >= 0.97, f"{right}/{len(pairs)}"
+    assert right / len(pairs) >= 0.98, f"{right}/{len(pairs)}"  # 298/300 on 2026-12-02
     assert false_accepts <= 1
 
 
@@ -65,5 +71,6 @@ def test_calib_pairs_at_the_default_threshold(engine) -> None:
             impostor += 1
             accepted_impostor += match
     assert genuine >= 50 and impostor >= 5000
-    assert accepted_genuine / genuine >= 0.9, f"TAR {accepted_genuine}/{genuine}"
-    assert accepted_impostor / impostor <= 0.003, f"FAR {accepted_impostor}/{impostor}"
+    # 101/103 and 8/8543 on 2026-12-02; issue 11 asks TAR >= 0.95 at FAR 1e-3 (here 2x, for the sample)
+    assert accepted_genuine / genuine >= 0.95, f"TAR {accepted_genuine}/{genuine}"
+    assert accepted_impostor / impostor <= 0.002, f"FAR {accepted_impostor}/{impostor}"

@@ -332,10 +332,11 @@ def test_sqlite_ivf_probes_a_fraction_of_lists_and_keeps_recall(tmp_path: Path) 
     store.close()
 
 
-def test_sqlite_pq_index_reranks_exactly_persists_and_retrains(tmp_path: Path) -> None:
-    """At 256-d and above the IVF lists hold PQ codes: results still carry exact cosines, enrolled
-    faces find themselves, the index reloads from its file, and a retrain reads the records."""
-    dim = 256
+@pytest.mark.parametrize("dim", [192, 256])
+def test_sqlite_pq_index_reranks_exactly_persists_and_retrains(tmp_path: Path, dim: int) -> None:
+    """At 192-d (the default embedder's) and above the IVF lists hold PQ codes: results still carry
+    exact cosines, enrolled faces find themselves, the index reloads from its file, and a retrain
+    reads the records."""
     store = SQLiteStore(tmp_path / "v.db", ann_threshold=1000)
     try:
         store.create_collection("c", MODEL, dim)

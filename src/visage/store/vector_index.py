@@ -13,8 +13,10 @@ cosines returned are exact, the index is 1/64 of the vectors' size (it loads in 
 10^6 faces, which is what keeps restart under a second), and a scan of a few percent of the
 collection takes about a millisecond. The only error left is the IVF one: a true neighbour in
 an unscanned list, or (rarely) pushed out of the candidates by quantisation error.
-Below 256 dimensions (dlib's 128-d) and for collections too small to train the codebooks, the
-lists keep full vectors (IVF-Flat, exact scores, no re-rank), as they did before.
+Below 192 dimensions (dlib's 128-d) and for collections too small to train the codebooks, the
+lists keep full vectors (IVF-Flat, exact scores, no re-rank), as they did before. 192-d (the default
+MobileFaceNet embedder) uses PQ: at 10^6 faces IVF-Flat measured a search CPU p99 of 8.9 ms and a
+2.7 s restart (a 777 MB index file) against issue 11's 5 ms and 1 s (docs/store.md).
 
 Why IVF-Flat and not HNSW: measured on this project's 2-core CI machine with 10^6 x 128-d unit
 vectors and noisy probes (cosine ~0.91 to an enrolled vector), usearch HNSW (M=16,
@@ -67,7 +69,9 @@ PQ_MIN_TRAIN = 1000
 #: Below this dimension the lists keep full vectors (IVF-Flat): the index is small anyway (128-d:
 #: 512 MB at 10^6, measured in docs/store.md), and with few sub-spaces the 4-bit codes are too
 #: coarse for a short re-rank list (at 16-d a face was not always among its own 32 candidates).
-PQ_MIN_DIM = 256
+#: 192-d (24 sub-spaces of 8 dimensions, as at 512-d) is PQ: IVF-Flat there missed the 10^6-face
+#: search and restart targets (docs/store.md, 192-d).
+PQ_MIN_DIM = 192
 #: k-means iterations for PQ indexes (coarse lists and codebooks): 2.5x cheaper than faiss's
 #: default 25, which matters for a retrain at 10^6 x 512 on 2 cores (recall measured with it).
 KMEANS_ITERATIONS = 10
@@ -138,7 +142,7 @@ def nlist_for(n: int) -> int:
 
 
 def uses_pq(dim: int, n: int) -> bool:
-    """PQ codes from 256-d up, once there are enough vectors to train the codebooks."""
+    """PQ codes from 192-d (PQ_MIN_DIM) up, once there are enough vectors to train the codebooks."""
     return pq_subspaces(dim) is not None and dim >= PQ_MIN_DIM and min(n, nlist_for(n) * 48) >= PQ_MIN_TRAIN
 
 
