@@ -10,6 +10,20 @@ import onnx
 from onnx import helper, numpy_helper
 
 
+def graph_index(model: onnx.ModelProto) -> tuple[dict[str, onnx.NodeProto], dict[str, int]]:
+    """The node producing each tensor, and how many nodes (or graph outputs) read each one: what the
+    converters' pattern fusions check before replacing a chain of nodes."""
+    g = model.graph
+    producer = {o: n for n in g.node for o in n.output}
+    uses: dict[str, int] = {}
+    for n in g.node:
+        for i in n.input:
+            uses[i] = uses.get(i, 0) + 1
+    for o in g.output:
+        uses[o.name] = uses.get(o.name, 0) + 1
+    return producer, uses
+
+
 def split_prelu(model: onnx.ModelProto) -> int:
     """Rewrite every ``PRelu(x, a)`` as ``Relu(x) * (1 - a) + x * a`` in place; returns how many.
 

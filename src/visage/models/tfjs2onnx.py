@@ -30,7 +30,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from visage.models.graph_passes import split_prelu
+from visage.models.graph_passes import graph_index, split_prelu
 from visage.models.onnx_cache import CONVERTER_VERSION, convert_cached, source_sha256  # noqa: F401 - re-exported
 
 OPSET = 18
@@ -813,13 +813,7 @@ def _fuse_clip(model: onnx.ModelProto, consts: dict[str, np.ndarray]) -> None:
     preceding convolution and keeps the blocked (NCHWc) layout across it.
     """
     g = model.graph
-    producer = {o: n for n in g.node for o in n.output}
-    uses: dict[str, int] = {}
-    for n in g.node:
-        for i in n.input:
-            uses[i] = uses.get(i, 0) + 1
-    for o in g.output:
-        uses[o.name] = uses.get(o.name, 0) + 1
+    producer, uses = graph_index(model)
 
     def split(node: onnx.NodeProto) -> tuple[str, float] | None:
         if len(node.input) != 2:

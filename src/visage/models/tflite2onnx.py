@@ -35,7 +35,7 @@ from flatbuffers import number_types as fbn
 from flatbuffers.table import Table
 from onnx import TensorProto, helper, numpy_helper
 
-from visage.models.graph_passes import split_prelu
+from visage.models.graph_passes import graph_index, split_prelu
 from visage.models.onnx_cache import TFLITE_CONVERTER_VERSION
 
 OPSET = 18
@@ -705,13 +705,7 @@ def _fuse_prelu(model: onnx.ModelProto, consts: dict[str, np.ndarray]) -> None:
     into the three-op form that onnxruntime keeps in its blocked (NCHWc) layout.
     """
     g = model.graph
-    producer = {o: n for n in g.node for o in n.output}
-    uses: dict[str, int] = {}
-    for n in g.node:
-        for i in n.input:
-            uses[i] = uses.get(i, 0) + 1
-    for o in g.output:
-        uses[o.name] = uses.get(o.name, 0) + 1
+    producer, uses = graph_index(model)
     drop: set[str] = set()
     replace: dict[str, onnx.NodeProto] = {}
     for node in g.node:
