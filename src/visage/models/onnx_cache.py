@@ -47,7 +47,7 @@ def stamped_sha256(files: Sequence[Path], stamp: Path, compute: Callable[[], str
     Hashing every weight file on every start was a fifth of model loading on a busy machine; a
     read-only cache still works (it only hashes every time).
     """
-    key = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    key = [[f.name, st.st_size, st.st_mtime_ns] for f in files for st in (f.stat(),)]
     try:
         saved = json.loads(stamp.read_text())
         if saved.get("files") == key and isinstance(saved.get("sha256"), str):
