@@ -50,12 +50,16 @@ def main() -> int:
     ap.add_argument("--coarse", type=int, default=0, help="coarse pass long side (0 = off)")
     ap.add_argument("--min-score", type=float, default=0.3)
     ap.add_argument("--sets", default="wider,groups,mask")
+    ap.add_argument("--flip-check", type=float, default=SizePolicy().flip_check_score,
+                    help="flip check confirming score (0 = flip check off)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     pipe = FastPipeline.from_settings(Settings(), FastConfig())
     base = pipe.detector
     det = RetinaFace(base.session, SizePolicy(max_side=args.side, min_side=args.min_side, interpolation=args.interp,
-                                              coarse_side=args.coarse), args.min_score, base.nms_iou)
+                                              coarse_side=args.coarse, flip_check_score=args.flip_check or 1.0,
+                                              flip_check_from=SizePolicy().flip_check_from if args.flip_check else 0.0),
+                     args.min_score, base.nms_iou)
     scale, shift = base.mesh_roi
     result: dict[str, list[dict]] = {}
     sets = args.sets.split(",")

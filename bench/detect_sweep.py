@@ -40,6 +40,11 @@ def gate(trust, mesh_min: float = 0.5, floor: float = 0.7) -> Rule:
     return lambda p: (p["scores"] >= floor) & ((p["mesh"] >= mesh_min) | _trusted(p["boxes"], p["scores"], trust))
 
 
+def mesh_sure(rule: Rule, floor: float, mesh_min: float) -> Rule:
+    """``rule``, plus detections scoring ``floor`` or more that Face Mesh is sure of (``mesh_min``)."""
+    return lambda p: rule(p) | ((p["scores"] >= floor) & (p["mesh"] >= mesh_min))
+
+
 RULES: dict[str, Rule] = {
     "raw 0.7": raw(0.7),
     "raw 0.5": raw(0.5),
@@ -48,6 +53,9 @@ RULES: dict[str, Rule] = {
     "gate 0.5/by size (default)": gate(SIZE_RULE),
     "gate 0.5/0.8, 0.75 for 24-48 px": gate(((24.0, 0.8), (48.0, 0.75), (1e9, 0.8))),
     "gate 0.5/0.8, 0.6 for 24-48, 0.95 above": gate(((24.0, 0.8), (48.0, 0.6), (1e9, 0.95)), floor=0.6),
+    "default, or score >= 0.5 and mesh >= 0.95": mesh_sure(gate(SIZE_RULE), 0.5, 0.95),
+    "default, or score >= 0.5 and mesh >= 0.9": mesh_sure(gate(SIZE_RULE), 0.5, 0.9),
+    "default, or score >= 0.4 and mesh >= 0.95": mesh_sure(gate(SIZE_RULE), 0.4, 0.95),
 }
 
 

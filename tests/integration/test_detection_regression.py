@@ -28,10 +28,10 @@ DOC = json.loads((ROOT / "tests" / "data" / "detection_annotations.json").read_t
 
 
 # image -> boxes of faces the default pipeline is measured to miss (detector score at the default policy).
+# (The man cut by the right border of Bucajack's TIFF photo, [953, 193, 1028, 305], RetinaFace 0.64 and Face Mesh ~0,
+# is found since the flip check: its mirrored view scores 0.92. The face cut by the top border of that photo,
+# [185, 9, 215, 42], RetinaFace 0.78, is kept by the size-aware trust gate: 0.7 suffices for 24-48 px boxes.)
 KNOWN_MISSES: dict[str, list[list[int]]] = {
-    # right edge, cut by the border, RetinaFace 0.64 (the face cut by the top border, [185, 9, 215, 42], RetinaFace
-    # 0.78 and Face Mesh ~0, is kept since the size-aware trust gate: 0.7 suffices for 24-48 px boxes)
-    "calib/_groups/1024px-Flickr_-_Bucajack_-_Keanu_Reeves_-_TIFF_09.jpg": [[953, 193, 1028, 305]],
     # deep background blur behind a photographer, RetinaFace 0.34 at full resolution
     "calib/_groups/1024px-Flickr_-_Josh_Jensen_-_Keanu_Reeves.jpg": [[89, 238, 131, 291]],
     # 14 x 20 px, half hidden between two heads: no detector proposed it (drawn by hand)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -153,3 +154,93 @@ def test_trust_gate_depends_on_the_face_height() -> None:
     assert det.trusts(face(30, 0.72)) and det.trusts(face(47.9, 0.7))
     assert not det.trusts(face(20, 0.72)) and det.trusts(face(20, 0.8))
     assert not det.trusts(face(100, 0.75)) and det.trusts(face(100, 0.85))
+
+
+class _Views(RetinaFace):
+    """RetinaFace whose network pass returns scripted (box, score) pairs per input shape, recording its inputs."""
+
+    def __init__(self, policy: SizePolicy, by_shape: dict[tuple[int, int], list[tuple[list[float], float]]]) -> None:
+        self.policy, self.min_score, self.nms_iou = policy, 0.7, 0.4
+        self.by_shape, self.inputs = by_shape, []
+
+    def run(self, image: np.ndarray, min_score: float) -> list[Detection]:
+        self.inputs.append(image)
+        kp = np.zeros((5, 2), np.float32)
+        return [Detection(np.array(box, np.float32), s, kp, kp) for box, s in self.by_shape.get(image.shape[:2], [])
+                if s >= min_score]
+
+
+def _photo() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return rng.integers(0, 256, (600, 1000, 3), dtype=np.uint8)
+
+
+def test_flip_check_keeps_a_candidate_its_mirrored_view_confirms() -> None:
+    # A 60-px candidate at score 0.6 touching the right border; the mirrored crop (3 x 60 = 180 px square, clipped
+    # to the image: x 880-1000, y 110-290) shows it at the crop's left edge, where the scripted view scores 0.95.
+    policy = SizePolicy(coarse_side=0, max_side=1000, flip_check_context=3.0)
+    view = {(180, 120): [([0, 60, 60, 120], 0.95)]}
+    det = _Views(policy, {(600, 1000): [([940, 170, 1000, 230], 0.6), ([100, 100, 200, 200], 0.99)], **view})
+    faces = det.detect(_photo())
+    assert sorted(round(f.score, 2) for f in faces) == [0.95, 0.99]
+    confirmed = next(f for f in faces if f.score < 0.99)
+    np.testing.assert_allclose(confirmed.box, [940, 170, 1000, 230])         # the candidate's own box
+    np.testing.assert_array_equal(det.inputs[1], _photo()[110:290, 880:1000][:, ::-1])   # mirrored, not padded
+
+
+def test_flip_check_leaves_what_the_mirror_does_not_confirm_to_face_mesh() -> None:
+    policy = SizePolicy(coarse_side=0, max_side=1000, flip_check_context=3.0)
+    candidate = [([940, 170, 1000, 230], 0.6)]
+
+    def scores(det: _Views) -> list[float]:
+        return [round(f.score, 2) for f in det.detect(_photo())]
+
+    weak_view = _Views(policy, {(600, 1000): candidate, (180, 120): [([0, 60, 60, 120], 0.75)]})
+    assert scores(weak_view) == [0.6]              # returned at its own score: kept only if Face Mesh is sure
+    elsewhere = _Views(policy, {(600, 1000): candidate, (180, 120): [([60, 0, 120, 60], 0.95)]})
+    assert scores(elsewhere) == [0.6]              # a confident box in the view, but not on this face
+    tiny = _Views(policy, {(600, 1000): [([500, 300, 520, 320], 0.6)]})
+    assert scores(tiny) == [0.6] and len(tiny.inputs) == 1          # under flip_check_min_px: not checked
+    off = _Views(replace(policy, flip_check_from=0.0), {(600, 1000): candidate, (180, 120): [([0, 60, 60, 120], 0.95)]})
+    off.mesh_sure = None
+    assert scores(off) == [] and len(off.inputs) == 1
+    below = _Views(policy, {(600, 1000): [([940, 170, 1000, 230], 0.45)]})
+    assert scores(below) == []                     # under both the flip check's and the mesh check's floor
+
+
+def test_pipeline_keeps_a_weak_detection_only_when_face_mesh_is_sure() -> None:
+    from visage.analysis.fast_pipeline import FastPipeline
+
+    keeps = FastPipeline(detector=_Scripted(SizePolicy(), {}), mesh=None, embedder=None)._keeps()
+    kp = np.zeros((5, 2), np.float32)
+
+    def face(score: float, height: float = 100.0) -> Detection:
+        return Detection(np.array([0, 0, height, height], np.float32), score, kp, kp)
+
+    assert keeps(face(0.55), 0.97) and not keeps(face(0.55), 0.9)   # under min_score 0.7: the mesh must be sure
+    assert keeps(face(0.72), 0.6) and not keeps(face(0.72), 0.1)    # from 0.7: mesh 0.5, or a trusted score
+    assert keeps(face(0.85), 0.0) and keeps(face(0.72, 30.0), 0.0)
+
+
+def test_duplicate_filter_keeps_a_face_half_hidden_behind_another() -> None:
+    from visage.analysis.facemesh import MeshResult, Roi
+    from visage.analysis.fast_pipeline import _dedupe
+
+    kp = np.zeros((5, 2), np.float32)
+
+    def pair(box: list[float], nose: tuple[float, float], mesh_score: float = 0.99) -> tuple[Detection, MeshResult]:
+        points = np.zeros((468, 3), np.float32)
+        points[:, :2] = nose
+        # the mesh's bounds are the box (face_box below reads them from the detection for simplicity)
+        return Detection(np.array(box, np.float32), 0.9, kp, kp), MeshResult(points, mesh_score, Roi(0, 0, 1, 0))
+
+    def boxes(pairs: list) -> list[list[float]]:
+        return sorted(d.box.tolist() for d, _ in _dedupe(pairs, lambda d, m: d.box))
+
+    front = pair([0, 0, 150, 170], (75, 100))
+    behind = pair([50, 85, 170, 210], (120, 160))          # 57% inside the front face's box, nose 75 px away
+    assert boxes([front, behind]) == [[0, 0, 150, 170], [50, 85, 170, 210]]
+    again = pair([10, 10, 140, 160], (80, 104))            # the same face found twice: noses 6 px apart
+    assert boxes([front, again]) == [[0, 0, 150, 170]]
+    no_mesh = pair([50, 85, 170, 210], (120, 160), mesh_score=0.1)   # no mesh to tell: the box overlap decides
+    assert boxes([front, no_mesh]) == [[0, 0, 150, 170]]

@@ -60,6 +60,8 @@ MESH_POSE_INDICES = (4, 152, 33, 263, 61, 291)
 # of the two corners), nose tip, mouth corners; image-left first, as in POINTS5.
 MESH_POINTS5 = ((33, 133), (362, 263), (1,), (61,), (291,))
 
+MESH_NOSE_TIP = 1   # the mesh vertex _dedupe compares to tell two overlapping faces from one face found twice
+
 DETECTORS = ("retinaface", "blazeface")
 
 
@@ -165,18 +167,33 @@ class FastPipeline:
         rois = [seed_roi(d, scale, shift) for d in dets]
         meshes = self.mesh.run(image, rois)
         cfg = self.config
-        trusts = self._trusts()
-        kept = [(d, m) for d, m in zip(dets, meshes, strict=True) if m.score >= cfg.min_mesh_score or trusts(d)]
+        keeps = self._keeps()
+        kept = [(d, m) for d, m in zip(dets, meshes, strict=True) if keeps(d, m.score)]
         if self.config.refine and kept:
             again = self.mesh.run(image, [roi_from_mesh(m.points) for _, m in kept])
             kept = [(d, m2 if m2.score >= self.config.min_mesh_score else m)
                     for (d, m), m2 in zip(kept, again, strict=True)]
         kept = [(d, m) for d, m in kept if _size(self.face_box(d, m)) >= cfg.min_face_size]
-        kept = _dedupe(kept, self.face_box)
+        kept = _dedupe(kept, self.face_box, cfg.min_mesh_score)
         # Largest first by the area each face shows inside the image (what every dialect's limit keeps).
         h, w = image.shape[:2]
         kept.sort(key=lambda dm: _clipped_area(self.face_box(*dm), w, h), reverse=True)
         return kept
+
+    def _keeps(self) -> Callable[[Detection, float], bool]:
+        """Whether a detection with this Face Mesh score is kept: from the detector's ``min_score`` up when the
+        mesh scores it ``min_mesh_score`` or the detector is trusted; below it (RetinaFace returns 0.5-0.7 for
+        this) only when the mesh is sure, the detector's ``mesh_sure[1]``."""
+        trusts, cfg = self._trusts(), self.config
+        floor = getattr(self.detector, "min_score", 0.0)
+        sure = getattr(self.detector, "mesh_sure", None)
+
+        def keeps(d: Detection, mesh_score: float) -> bool:
+            if d.score < floor:
+                return sure is not None and mesh_score >= sure[1]
+            return mesh_score >= cfg.min_mesh_score or trusts(d)
+
+        return keeps
 
     def _trusts(self) -> Callable[[Detection], bool]:
         """Which detections are kept whatever Face Mesh scores: ``trust_detector_score`` when set, else the
@@ -331,9 +348,12 @@ def _size(box: np.ndarray) -> float:
 
 
 def _dedupe(pairs: list[tuple[Detection, MeshResult]], face_box: Callable[[Detection, MeshResult], np.ndarray],
-            overlap_max: float = 0.5) -> list[tuple[Detection, MeshResult]]:
+            min_mesh_score: float = 0.5, overlap_max: float = 0.5,
+            apart: float = 0.25) -> list[tuple[Detection, MeshResult]]:
     """Keep one face per person: drop a face whose box lies more than ``overlap_max`` inside an already
-    kept face's (intersection over the smaller box), keeping the higher mesh score first."""
+    kept face's (intersection over the smaller box), keeping the higher mesh score first, unless both faces
+    have a mesh and their nose tips lie more than ``apart`` x the smaller box's side apart: two people, one
+    half hidden behind the other (a mesh that converged on the same face puts its nose on the same spot)."""
 
     def overlap(a: np.ndarray, b: np.ndarray) -> float:
         ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -341,9 +361,17 @@ def _dedupe(pairs: list[tuple[Detection, MeshResult]], face_box: Callable[[Detec
         small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
         return float(ix * iy / small) if small > 0 else 0.0
 
+    def same_face(m: MeshResult, box: np.ndarray, other: MeshResult, other_box: np.ndarray) -> bool:
+        if overlap(box, other_box) <= overlap_max:
+            return False
+        if m.score < min_mesh_score or other.score < min_mesh_score:
+            return True
+        nose = float(np.hypot(*(m.points[MESH_NOSE_TIP, :2] - other.points[MESH_NOSE_TIP, :2])))
+        return nose <= apart * min(_size(box), _size(other_box))
+
     kept: list[tuple[Detection, MeshResult, np.ndarray]] = []
     for d, m in sorted(pairs, key=lambda dm: (dm[1].score, dm[0].score), reverse=True):
         box = face_box(d, m)
-        if all(overlap(box, k) <= overlap_max for _, _, k in kept):
+        if not any(same_face(m, box, km, k) for _, km, k in kept):
             kept.append((d, m, box))
     return [(d, m) for d, m, _ in kept]
