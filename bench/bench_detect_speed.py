@@ -30,12 +30,12 @@ from visage.config import Settings
 from visage.imaging.decode import load_image
 
 POLICIES = {
-    "one pass 1024, INTER_AREA (before)": SizePolicy(interpolation="area"),
     "one pass 1024, bilinear": SizePolicy(),
     "one pass 896": SizePolicy(max_side=896),
-    "one pass 768": SizePolicy(max_side=768),
     "default: coarse 640, full 1024 (enlarging to 1024)": SizePolicy(min_side=1024, coarse_side=640),
-    "coarse 640, full 1536 (enlarging to 1536)": SizePolicy(max_side=1536, min_side=1536, coarse_side=640),
+    "coarse 640, no flip check": SizePolicy(min_side=1024, coarse_side=640, flip_check_from=0.0),
+    "coarse 512, full 1024": SizePolicy(min_side=1024, coarse_side=512),
+    "coarse 480, full 1024": SizePolicy(min_side=1024, coarse_side=480),
 }
 
 

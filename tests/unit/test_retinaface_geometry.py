@@ -201,6 +201,8 @@ def test_flip_check_leaves_what_the_mirror_does_not_confirm_to_face_mesh() -> No
     assert scores(elsewhere) == [0.6]              # a confident box in the view, but not on this face
     tiny = _Views(policy, {(600, 1000): [([500, 300, 520, 320], 0.6)]})
     assert scores(tiny) == [0.6] and len(tiny.inputs) == 1          # under flip_check_min_px: not checked
+    large = _Views(policy, {(600, 1000): [([300, 100, 500, 300], 0.6)]})
+    assert scores(large) == [0.6] and len(large.inputs) == 1        # over flip_check_max_px: left to Face Mesh
     off = _Views(replace(policy, flip_check_from=0.0), {(600, 1000): candidate, (180, 120): [([0, 60, 60, 120], 0.95)]})
     off.mesh_sure = None
     assert scores(off) == [] and len(off.inputs) == 1

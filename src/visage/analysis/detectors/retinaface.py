@@ -92,15 +92,20 @@ class SizePolicy:
     # measured recall: docs/models.md) or "area". Enlarging is always bilinear.
     interpolation: str = "linear"
     # Flip check (``flip_check_from`` 0 = off): a candidate of the whole-image pass scoring in [``flip_check_from``,
-    # ``flip_check_below``) whose box is ``flip_check_min_px`` or more (image pixels) is run again on a mirrored crop
-    # (``flip_check_context`` x its size, the pass's scale) and kept, with that score, when the mirror view scores
-    # ``flip_check_score`` or more: the network's score of a face cut by the border, in profile or half hidden
-    # swings with the view, one at 0.6 mirrored often scores 0.9, and a background patch at 0.6 rarely does.
+    # ``flip_check_below``) whose box's long side is ``flip_check_min_px`` to ``flip_check_max_px`` (image px) is run
+    # again on a mirrored crop (``flip_check_context`` x its size, at most ``flip_check_crop`` pixels, the pass's
+    # scale) and kept, with that score, when the mirrored view scores ``flip_check_score`` or more: the network's
+    # score of a face cut by the border, in profile or half hidden swings with the view (one at 0.64 mirrored
+    # scores 0.92), a background patch's less often. Larger candidates are left to Face Mesh (``mesh_sure``),
+    # which judges large faces well, and would cost a second pass. Chosen on WIDER's even half and the group
+    # photos, checked on the odd half (docs/models.md).
     flip_check_from: float = 0.5
     flip_check_below: float = 0.7
     flip_check_score: float = 0.8
     flip_check_min_px: float = 24.0
+    flip_check_max_px: float = 160.0
     flip_check_context: float = 6.0
+    flip_check_crop: int = 448
     flip_check_max: int = 8    # most candidates checked per image (best-scored first)
 
     def __post_init__(self) -> None:
@@ -195,7 +200,8 @@ class RetinaFace:
         kept, checked = [], 0
         for d in nms([d for d in dets if d.score >= self._check_floor()], self.nms_iou):   # best-scored first
             if (p.flip_check_from <= d.score < p.flip_check_below and p.flip_check_from
-                    and d.size >= p.flip_check_min_px * scale and checked < p.flip_check_max):
+                    and p.flip_check_min_px * scale <= d.size <= p.flip_check_max_px * scale
+                    and checked < p.flip_check_max):
                 checked += 1
                 confirmed = self._flip_confirmed(image, d)
                 if confirmed is not None:
@@ -207,12 +213,13 @@ class RetinaFace:
 
     def _flip_confirmed(self, image: np.ndarray, det: Detection) -> Detection | None:
         """``det`` with the score of its mirrored view when that reaches ``flip_check_score``, else None. The view is
-        the part inside ``image`` of a square around the box (side ``flip_check_context`` x the box's), mirrored
+        the part inside ``image`` of a square around the box (side ``flip_check_context`` x the box's, at most
+        ``flip_check_crop``), mirrored
         left-right, at the same scale: a face at the border stays at the (mirrored) border, as in a mirrored
         whole image (a crop padded beyond the border scored such faces 0.2 lower than the mirrored image)."""
         p = self.policy
         h, w = image.shape[:2]
-        half = p.flip_check_context * det.size / 2
+        half = min(p.flip_check_context * det.size, p.flip_check_crop) / 2
         cx, cy = (det.box[0] + det.box[2]) / 2, (det.box[1] + det.box[3]) / 2
         x0, x1 = max(0, round(cx - half)), min(w, round(cx + half))
         y0, y1 = max(0, round(cy - half)), min(h, round(cy + half))
