@@ -60,7 +60,7 @@ class Settings(BaseSettings):
         " faces in small photos; 0 = never enlarged).",
     )
     detect_coarse_side: int = Field(
-        640, ge=0, le=8192,
+        512, ge=0, le=8192,
         description="RetinaFace: a first pass at this long side; the full pass runs only when it finds no face or"
         " a small one (portraits get cheaper; 0 = always the full pass; docs/models.md).",
     )
