@@ -45,17 +45,19 @@ def mesh_sure(rule: Rule, floor: float, mesh_min: float) -> Rule:
     return lambda p: rule(p) | ((p["scores"] >= floor) & (p["mesh"] >= mesh_min))
 
 
+DEFAULT_RULE = mesh_sure(gate(SIZE_RULE), *RetinaFace.mesh_sure)   # the fast pipeline's (fast_pipeline._keeps)
+
 RULES: dict[str, Rule] = {
     "raw 0.7": raw(0.7),
     "raw 0.5": raw(0.5),
     "gate 0.5/0.8 (size-blind, before)": gate(0.8),
     "gate 0.5/0.75": gate(0.75),
-    "gate 0.5/by size (default)": gate(SIZE_RULE),
+    "gate 0.5/by size": gate(SIZE_RULE),
     "gate 0.5/0.8, 0.75 for 24-48 px": gate(((24.0, 0.8), (48.0, 0.75), (1e9, 0.8))),
     "gate 0.5/0.8, 0.6 for 24-48, 0.95 above": gate(((24.0, 0.8), (48.0, 0.6), (1e9, 0.95)), floor=0.6),
-    "default, or score >= 0.5 and mesh >= 0.95": mesh_sure(gate(SIZE_RULE), 0.5, 0.95),
-    "default, or score >= 0.5 and mesh >= 0.9": mesh_sure(gate(SIZE_RULE), 0.5, 0.9),
-    "default, or score >= 0.4 and mesh >= 0.95": mesh_sure(gate(SIZE_RULE), 0.4, 0.95),
+    "gate 0.5/by size, or score >= 0.5 and mesh >= 0.95 (default)": DEFAULT_RULE,
+    "gate 0.5/by size, or score >= 0.5 and mesh >= 0.9": mesh_sure(gate(SIZE_RULE), 0.5, 0.9),
+    "gate 0.5/by size, or score >= 0.4 and mesh >= 0.95": mesh_sure(gate(SIZE_RULE), 0.4, 0.95),
 }
 
 
@@ -105,7 +107,7 @@ def losses(cache: dict) -> None:
                 sel = (h >= lo) & (h < hi)
                 if not sel.any():
                     continue
-                kept = gate(SIZE_RULE)(p) if len(p["scores"]) else np.zeros(0, bool)
+                kept = DEFAULT_RULE(p) if len(p["scores"]) else np.zeros(0, bool)
                 ious = iou_matrix(f[sel], p["boxes"]) if len(p["boxes"]) else np.zeros((int(sel.sum()), 1))
                 for r in ious:
                     ok = r >= 0.5
