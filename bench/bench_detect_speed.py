@@ -32,10 +32,10 @@ from visage.imaging.decode import load_image
 POLICIES = {
     "one pass 1024, bilinear": SizePolicy(),
     "one pass 896": SizePolicy(max_side=896),
-    "default: coarse 640, full 1024 (enlarging to 1024)": SizePolicy(min_side=1024, coarse_side=640),
-    "coarse 640, no flip check": SizePolicy(min_side=1024, coarse_side=640, flip_check_from=0.0),
-    "coarse 512, full 1024": SizePolicy(min_side=1024, coarse_side=512),
-    "coarse 480, full 1024": SizePolicy(min_side=1024, coarse_side=480),
+    "default: coarse 512, full 1024 (enlarging to 1024)": SizePolicy(min_side=1024, coarse_side=512),
+    "coarse 512, no flip check": SizePolicy(min_side=1024, coarse_side=512, flip_check_from=0.0),
+    "coarse 640 (before), no flip check": SizePolicy(min_side=1024, coarse_side=640, flip_check_from=0.0),
+    "coarse 480": SizePolicy(min_side=1024, coarse_side=480),
 }
 
 

@@ -89,16 +89,17 @@ def main() -> int:
     pipe = FastPipeline.from_settings(Settings(), FastConfig())
     base: RetinaFace = pipe.detector
     p = base.policy
+    before = replace(p, coarse_side=640, flip_check_from=0.0)
     policies = {
         "default": base,
         "no flip check": RetinaFace(base.session, replace(p, flip_check_from=0.0)),
-        "blob as before, no flip check (the previous default)": BlobFromImage(base.session,
-                                                                               replace(p, flip_check_from=0.0)),
-        "coarse 512": RetinaFace(base.session, replace(p, coarse_side=512)),
-        "coarse 480": RetinaFace(base.session, replace(p, coarse_side=480)),
+        "coarse 640 (the previous default's)": RetinaFace(base.session, replace(p, coarse_side=640)),
+        "previous default: coarse 640, blobFromImage, no flip check": BlobFromImage(base.session, before),
+        "coarse 448": RetinaFace(base.session, replace(p, coarse_side=448)),
+        "coarse 384": RetinaFace(base.session, replace(p, coarse_side=384)),
         "one pass (no coarse)": RetinaFace(base.session, replace(p, coarse_side=0)),
     }
-    policies["blob as before, no flip check (the previous default)"].mesh_sure = None
+    policies["previous default: coarse 640, blobFromImage, no flip check"].mesh_sure = None
     wider = load_wider(None)
     groups = load_groups()[0]
     for set_name, photos in (("WIDER", wider), ("groups", groups)):
