@@ -26,6 +26,7 @@ from visage import __version__
 from visage.api import console
 from visage.api.admission import BodyBudgetMiddleware
 from visage.api.body import BodyLimitMiddleware
+from visage.api.collector import freeze_long_lived
 from visage.api.dialects import qiniu, quality_stateless, rekognition, threedivi
 from visage.api.errors import status_for
 from visage.api.inference import InferencePool
@@ -213,3 +214,5 @@ def _load_quietly(state: AppState) -> None:
         state.metrics.ready.set(0)
         where = f" [{exc.details['path']}]" if exc.details.get("path") else ""  # the log may name the file
         log.error("the template store is not usable: %s%s (/readyz answers 503 until it is)", exc.message, where)
+    if state.freeze_heap_when_ready:
+        state.metrics.gc_frozen.set(freeze_long_lived())
