@@ -98,10 +98,8 @@ class _Builder:
         """TF conv2d 'same' of an HWIO (or depthwise HWC1) filter on an NCHW tensor of ``size`` px."""
         k = filt.shape[0]
         out, b, e = _same_pads(size, k, stride)
-        if group > 1:  # depthwise [k, k, C, 1] -> [C, 1, k, k]
-            w = filt.transpose(2, 3, 0, 1)
-        else:          # [k, k, Cin, Cout] -> [Cout, Cin, k, k]
-            w = filt.transpose(3, 2, 0, 1)
+        # depthwise [k, k, C, 1] -> [C, 1, k, k]; dense [k, k, Cin, Cout] -> [Cout, Cin, k, k]
+        w = filt.transpose(2, 3, 0, 1) if group > 1 else filt.transpose(3, 2, 0, 1)
         inputs = [x, self.const(w, "w")]
         if bias is not None:
             inputs.append(self.const(bias.reshape(-1), "b"))
