@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from visage.analysis import liveness as lv
-from visage.analysis.attributes import AGE_CALIBRATION, EMOTIONS, face_crops
+from visage.analysis.attributes import AGE_CALIBRATION, EMOTIONS, FACEAPI_AGE_CALIBRATION, FaceAttributes, face_crops
 from visage.analysis.attributes import beard as beard_mod
 from visage.analysis.attributes import eyes as eyes_mod
 from visage.analysis.attributes import glasses as glasses_mod
@@ -280,21 +280,65 @@ def eval_mask(run: Runner) -> dict:
             "unmatched_face_boxes": false_faces}
 
 
+_PREVIOUS: dict[str, FaceAttributes] = {}
+
+
+def previous_models() -> FaceAttributes:
+    """The defaults before face-api (FaceRes-Deep age/gender, mini-Xception emotion), for same-run figures."""
+    if "fa" not in _PREVIOUS:
+        _PREVIOUS["fa"] = FaceAttributes(Settings().models_dir, age_gender="faceres-deep", emotion="mini-xception")
+    return _PREVIOUS["fa"]
+
+
+def _faceres_age_gender(rgb: np.ndarray, mesh: np.ndarray) -> tuple[float, float]:
+    """FaceRes-Deep's expected age (uncalibrated) and male sigmoid on the same face."""
+    out = previous_models().faceres_outputs(rgb, [mesh])
+    bins = out["age_pred/Softmax"][0].reshape(-1)
+    return float((bins / bins.sum() * np.arange(bins.size)).sum()), float(out["gender_pred/Sigmoid"][0].reshape(-1)[0])
+
+
+def _previous_age_gender_figures(found: list[dict], ages: np.ndarray, male: np.ndarray, test: np.ndarray,
+                                 raw: np.ndarray, pm: np.ndarray) -> dict:
+    """FaceRes-Deep (the previous default, its shipped line) and the mean of both models, test half."""
+    adult = ages >= 18
+    fr_raw = np.array([x["faceres_age"] for x in found])
+    fr_pm = np.array([x["faceres_male"] for x in found])
+    k, b = AGE_CALIBRATION
+    fr_cal = np.maximum(k * fr_raw + b, 0)
+    mean_raw, mean_pm = (raw + fr_raw) / 2, (pm + fr_pm) / 2
+    mk, mb = np.polyfit(mean_raw[~test], ages[~test], 1)
+    mean_cal = np.maximum(mk * mean_raw + mb, 0)
+
+    def acc(p: np.ndarray, m: np.ndarray) -> float:
+        return round(float(np.mean((p[m] >= 0.5) == male[m])), 4)
+
+    return {"previous_faceres_deep_test_gender_accuracy": acc(fr_pm, test),
+            "previous_faceres_deep_test_gender_accuracy_adults": acc(fr_pm, test & adult),
+            "previous_faceres_deep_test_age_mae_adults": round(float(np.abs(fr_cal - ages)[test & adult].mean()), 2),
+            "previous_faceres_deep_test_age_mae_all": round(float(np.abs(fr_cal - ages)[test].mean()), 2),
+            "mean_with_faceres_test_gender_accuracy": acc(mean_pm, test),
+            "mean_with_faceres_test_age_mae_adults_tune_line":
+                round(float(np.abs(mean_cal - ages)[test & adult].mean()), 2)}
+
+
 def eval_age_gender(run: Runner) -> dict:
     rows = []
     for p in run.files(EVAL / "age_gender"):
         age, gender = p.name.split("_")[:2]
-        f = run.first_face(read_rgb(p), "age,gender")
+        rgb = read_rgb(p)
+        f = run.first_face(rgb, "age,gender")
         a = f.attributes if f else None
+        fr_age, fr_male = _faceres_age_gender(rgb, f.landmarks.points) if f else (None, None)
         rows.append({"path": rel(p), "age": int(age), "male": gender == "0", "found": a is not None,
-                     "pred_age": a and a["age"]["value"],
+                     "pred_age": a and a["age"]["value"], "low": a and a["age"]["low"], "high": a and a["age"]["high"],
                      "p_male": a and (a["gender"]["probability"] if a["gender"]["value"] == "male"
-                                      else 1 - a["gender"]["probability"])})
+                                      else 1 - a["gender"]["probability"]),
+                     "faceres_age": fr_age, "faceres_male": fr_male})
     found = [x for x in rows if x["found"]]
     ages = np.array([x["age"] for x in found], float)
     male = np.array([x["male"] for x in found])
     pm = np.array([x["p_male"] for x in found])
-    k, b = AGE_CALIBRATION
+    k, b = FACEAPI_AGE_CALIBRATION
     raw = (np.array([x["pred_age"] for x in found]) - b) / k  # undo the shipped line (exact above ~1.6 years)
     test = np.array([is_test(x["path"]) for x in found])
     adult = ages >= 18
@@ -302,15 +346,20 @@ def eval_age_gender(run: Runner) -> dict:
     cal = np.maximum(k * raw + b, 0)
     tuned_cal = np.maximum(fit_k * raw + fit_b, 0)
     gthr = pick_threshold(pm[~test], male[~test])
-    return {"faces_found": f"{len(found)}/{len(rows)}",
+    low = np.array([x["low"] for x in found])
+    high = np.array([x["high"] for x in found])
+    return {"faces_found": f"{len(found)}/{len(rows)}", "model": "faceapi-age_gender (default)",
+            "note": "UTKFace is in face-api's age/gender training data: part of the test half may be in-sample",
+            "test_age_inside_low_high": _frac(((ages >= low) & (ages <= high))[test]),
+            **_previous_age_gender_figures(found, ages, male, test, raw, pm),
             "test_gender_accuracy": round(float(np.mean((pm[test] >= 0.5) == male[test])), 4),
             "test_gender_accuracy_adults": round(float(np.mean((pm[test & adult] >= 0.5) == male[test & adult])), 4),
             "tune_gender_threshold": round(gthr, 4),
             "test_gender_accuracy_at_tune_threshold": round(float(np.mean((pm[test] >= gthr) == male[test])), 4),
             "test_age_mae_adults": round(float(np.abs(cal - ages)[test & adult].mean()), 2),
             "test_age_mae_all": round(float(np.abs(cal - ages)[test].mean()), 2),
-            "today_uncalibrated_test_age_mae_adults": round(float(np.abs(raw - ages)[test & adult].mean()), 2),
-            "shipped_age_calibration": list(AGE_CALIBRATION),
+            "uncalibrated_test_age_mae_adults": round(float(np.abs(raw - ages)[test & adult].mean()), 2),
+            "shipped_age_calibration": list(FACEAPI_AGE_CALIBRATION),
             "tune_age_calibration": [round(float(fit_k), 3), round(float(fit_b), 2)],
             "test_age_mae_adults_at_tune_calibration": round(float(np.abs(tuned_cal - ages)[test & adult].mean()), 2)}
 
@@ -324,8 +373,12 @@ def eval_emotion(run: Runner) -> dict:
         if f is None and max(rgb.shape[:2]) < 100:
             f = run.first_face(cv2.resize(rgb, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC), "emotion")
             upscaled = f is not None
+        prev = None
+        if f is not None:  # the previous default (mini-Xception) on the same face, same run
+            img = cv2.resize(rgb, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC) if upscaled else rgb
+            prev = EMOTIONS[int(previous_models().emotion_probs(img, [f.landmarks.points])[0].argmax())]
         rows.append({"path": rel(p), "truth": FER[p.parent.name], "found": f is not None, "upscaled": upscaled,
-                     "pred": f.attributes["emotion"]["dominant"] if f else None})
+                     "pred": f.attributes["emotion"]["dominant"] if f else None, "previous": prev})
     test = [x for x in rows if is_test(x["path"])]
     found = [x for x in test if x["found"]]
     as_is = [x for x in found if not x["upscaled"]]
@@ -335,7 +388,12 @@ def eval_emotion(run: Runner) -> dict:
             "test_accuracy_of_found": round(float(np.mean([x["pred"] == x["truth"] for x in found])), 4),
             "test_accuracy_of_found_as_is": round(float(np.mean([x["pred"] == x["truth"] for x in as_is])), 4),
             "test_accuracy_of_all": round(float(np.mean([x["pred"] == x["truth"] for x in test])), 4),
-            "test_recall_per_class": per, "note": "no tuned constant (argmax of the 7 classes)"}
+            "test_recall_per_class": per, "note": "no tuned constant (argmax of the 7 classes)",
+            "model": "faceapi-face_expression (default)",
+            "previous_mini_xception_test_accuracy_of_found":
+                round(float(np.mean([x["previous"] == x["truth"] for x in found])), 4),
+            "previous_mini_xception_test_accuracy_of_found_as_is":
+                round(float(np.mean([x["previous"] == x["truth"] for x in as_is])), 4)}
 
 
 def eval_antispoof(run: Runner) -> dict:
@@ -403,7 +461,25 @@ def timing(run: Runner, n: int) -> dict:
                 base.append(r.timings_ms.get("detect", 0) + r.timings_ms.get("landmarks", 0))
         out[name] = round(statistics.median(per), 2) if per else float("nan")
     out["detect+landmarks_per_image"] = round(statistics.median(base), 1) if base else float("nan")
+    out.update(_previous_timing(run, images))
     return out
+
+
+def _previous_timing(run: Runner, images: list[np.ndarray]) -> dict[str, float]:
+    """Median ms per face of the previous defaults (FaceRes-Deep age+gender, mini-Xception emotion) on
+    the same photos and meshes, in the same run."""
+    prev = previous_models()
+    out: dict[str, list[float]] = {"previous_faceres_deep_age+gender": [], "previous_mini_xception_emotion": []}
+    for img in images:
+        r = run.pipe.analyze(img, AnalyzeOptions(pose=False))
+        meshes = [f.landmarks.points for f in r.faces]
+        if not meshes:
+            continue
+        for key, names in (("previous_faceres_deep_age+gender", {"age", "gender"}),
+                           ("previous_mini_xception_emotion", {"emotion"})):
+            res = prev.run(img, meshes, frozenset(names))
+            out[key].append(sum(res.timings_ms.values()) / len(meshes))
+    return {k: round(statistics.median(v), 2) if v else float("nan") for k, v in out.items()}
 
 
 EVALS: dict[str, Callable[[Runner], dict]] = {
