@@ -160,7 +160,9 @@ class RetinaFace:
                 small = any(d.score >= p.coarse_min_score and d.size < p.coarse_small_px for d in coarse)
                 if found and not small:
                     return nms([d.scaled(1.0 / scale) for d in coarse if d.score >= self.min_score], self.nms_iou)
-                seen_well = [d.scaled(1.0 / scale) for d in coarse
+                # the faces this pass would have returned, large and sure (run() gives them before NMS)
+                seen_well = [d.scaled(1.0 / scale) for d in nms([d for d in coarse if d.score >= self.min_score],
+                                                               self.nms_iou)
                              if d.score >= p.coarse_face_score and d.size >= p.coarse_small_px]
         fine = self._detect_fine(image)
         if seen_well and self.fine_scale(long_side) > 1.0:
