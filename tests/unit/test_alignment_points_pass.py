@@ -78,3 +78,19 @@ def test_points_from_matches_by_overlap_only() -> None:
     out = points_from(seen, fine)
     assert out[0].points5[0, 0] == 1 and out[0].score == 0.98 and out[1].points5[0, 0] == 3
     assert points_from([], fine) == fine and points_from(seen, []) == []
+
+
+def test_points_from_the_pass_nearer_the_photo_own_resolution() -> None:
+    rel0 = np.array([0.3, 0.4])
+    # 700 px: coarse at 640 (0.91x) is nearer the photo's size than the full pass enlarged to 1024 (1.46x)
+    det = _TwoPass(POLICY, {640: [(50, 100, 0.99, 0.0), (400, 12, 0.5, 0.0)],
+                            1024: [(80, 160, 0.99, 0.05), (640, 19, 0.9, 0.05)]})
+    faces = sorted(det.detect(np.zeros((700, 700, 3), np.uint8)), key=lambda d: -d.size)
+    assert det.sides == [640, 1024]
+    np.testing.assert_allclose(faces[0].points5[0], (np.array([50, 10]) + rel0 * 100) * 700 / 640, rtol=1e-5)
+    # 1000 px: the full pass at 1024 (1.02x) is nearer than the coarse one (0.64x): its own points stay
+    det = _TwoPass(POLICY, {640: [(50, 100, 0.99, 0.0), (400, 12, 0.5, 0.0)],
+                            1024: [(80, 160, 0.99, 0.05), (640, 19, 0.9, 0.05)]})
+    faces = sorted(det.detect(np.zeros((1000, 1000, 3), np.uint8)), key=lambda d: -d.size)
+    np.testing.assert_allclose(faces[0].points5[0], (np.array([80, 10]) + (rel0 + 0.05) * 160) * 1000 / 1024,
+                               rtol=1e-5)
