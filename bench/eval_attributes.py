@@ -280,45 +280,50 @@ def eval_mask(run: Runner) -> dict:
             "unmatched_face_boxes": false_faces}
 
 
-_PREVIOUS: dict[str, FaceAttributes] = {}
+_OTHERS: dict[str, FaceAttributes] = {}
 
 
-def previous_models() -> FaceAttributes:
-    """The defaults before face-api (FaceRes-Deep age/gender, mini-Xception emotion), for same-run figures."""
-    if "fa" not in _PREVIOUS:
-        _PREVIOUS["fa"] = FaceAttributes(Settings().models_dir, age_gender="faceres-deep", emotion="mini-xception")
-    return _PREVIOUS["fa"]
+def other_models() -> FaceAttributes:
+    """The models that are not the default for their attribute (face-api age/gender, mini-Xception emotion),
+    run on the same faces for same-run figures."""
+    if "fa" not in _OTHERS:
+        _OTHERS["fa"] = FaceAttributes(Settings().models_dir, age_gender="faceapi", emotion="mini-xception")
+    return _OTHERS["fa"]
 
 
-def _faceres_age_gender(rgb: np.ndarray, mesh: np.ndarray) -> tuple[float, float]:
-    """FaceRes-Deep's expected age (uncalibrated) and male sigmoid on the same face."""
-    out = previous_models().faceres_outputs(rgb, [mesh])
-    bins = out["age_pred/Softmax"][0].reshape(-1)
-    return float((bins / bins.sum() * np.arange(bins.size)).sum()), float(out["gender_pred/Sigmoid"][0].reshape(-1)[0])
+def _faceapi_figures(found: list[dict], ages: np.ndarray, male: np.ndarray, test: np.ndarray,
+                     fr_raw: np.ndarray, fr_pm: np.ndarray) -> dict:
+    """face-api's AgeGenderNet (selectable, not the default: UTKFace is in its training data) and the mean
+    of both models on the test half; its shipped line and range, and the line the tune half fits now."""
+    from visage.analysis.attributes import age_from_regression
 
-
-def _previous_age_gender_figures(found: list[dict], ages: np.ndarray, male: np.ndarray, test: np.ndarray,
-                                 raw: np.ndarray, pm: np.ndarray) -> dict:
-    """FaceRes-Deep (the previous default, its shipped line) and the mean of both models, test half."""
     adult = ages >= 18
-    fr_raw = np.array([x["faceres_age"] for x in found])
-    fr_pm = np.array([x["faceres_male"] for x in found])
+    raw = np.array([x["faceapi_age"] for x in found])
+    pm = np.array([x["faceapi_male"] for x in found])
+    ranges = [age_from_regression(a) for a in raw]
+    cal = np.array([r["value"] for r in ranges])
+    inside = np.array([r["low"] <= t <= r["high"] for r, t in zip(ranges, ages, strict=True)])
+    fit_k, fit_b = np.polyfit(raw[~test], ages[~test], 1)
     k, b = AGE_CALIBRATION
-    fr_cal = np.maximum(k * fr_raw + b, 0)
-    mean_raw, mean_pm = (raw + fr_raw) / 2, (pm + fr_pm) / 2
+    mean_raw, mean_pm = (raw + np.maximum(k * fr_raw + b, 0)) / 2, (pm + fr_pm) / 2
     mk, mb = np.polyfit(mean_raw[~test], ages[~test], 1)
     mean_cal = np.maximum(mk * mean_raw + mb, 0)
 
     def acc(p: np.ndarray, m: np.ndarray) -> float:
         return round(float(np.mean((p[m] >= 0.5) == male[m])), 4)
 
-    return {"previous_faceres_deep_test_gender_accuracy": acc(fr_pm, test),
-            "previous_faceres_deep_test_gender_accuracy_adults": acc(fr_pm, test & adult),
-            "previous_faceres_deep_test_age_mae_adults": round(float(np.abs(fr_cal - ages)[test & adult].mean()), 2),
-            "previous_faceres_deep_test_age_mae_all": round(float(np.abs(fr_cal - ages)[test].mean()), 2),
-            "mean_with_faceres_test_gender_accuracy": acc(mean_pm, test),
-            "mean_with_faceres_test_age_mae_adults_tune_line":
-                round(float(np.abs(mean_cal - ages)[test & adult].mean()), 2)}
+    def mae(v: np.ndarray, m: np.ndarray) -> float:
+        return round(float(np.abs(v - ages)[m].mean()), 2)
+
+    return {"faceapi_note": "UTKFace is in face-api's training data (80/20 split): most test photos may be in-sample",
+            "faceapi_test_gender_accuracy": acc(pm, test), "faceapi_test_gender_accuracy_adults": acc(pm, test & adult),
+            "faceapi_test_age_mae_adults": mae(cal, test & adult), "faceapi_test_age_mae_all": mae(cal, test),
+            "faceapi_uncalibrated_test_age_mae_adults": mae(raw, test & adult),
+            "faceapi_shipped_age_calibration": list(FACEAPI_AGE_CALIBRATION),
+            "faceapi_tune_age_calibration": [round(float(fit_k), 3), round(float(fit_b), 2)],
+            "faceapi_test_age_inside_low_high": _frac(inside[test]),
+            "mean_of_both_test_gender_accuracy": acc(mean_pm, test),
+            "mean_of_both_test_age_mae_adults_tune_line": mae(mean_cal, test & adult)}
 
 
 def eval_age_gender(run: Runner) -> dict:
@@ -328,17 +333,17 @@ def eval_age_gender(run: Runner) -> dict:
         rgb = read_rgb(p)
         f = run.first_face(rgb, "age,gender")
         a = f.attributes if f else None
-        fr_age, fr_male = _faceres_age_gender(rgb, f.landmarks.points) if f else (None, None)
+        fa_age, fa_male = other_models().faceapi_age_gender(rgb, [f.landmarks.points]) if f else ([None], [None])
         rows.append({"path": rel(p), "age": int(age), "male": gender == "0", "found": a is not None,
-                     "pred_age": a and a["age"]["value"], "low": a and a["age"]["low"], "high": a and a["age"]["high"],
+                     "pred_age": a and a["age"]["value"],
                      "p_male": a and (a["gender"]["probability"] if a["gender"]["value"] == "male"
                                       else 1 - a["gender"]["probability"]),
-                     "faceres_age": fr_age, "faceres_male": fr_male})
+                     "faceapi_age": fa_age[0], "faceapi_male": fa_male[0]})
     found = [x for x in rows if x["found"]]
     ages = np.array([x["age"] for x in found], float)
     male = np.array([x["male"] for x in found])
     pm = np.array([x["p_male"] for x in found])
-    k, b = FACEAPI_AGE_CALIBRATION
+    k, b = AGE_CALIBRATION
     raw = (np.array([x["pred_age"] for x in found]) - b) / k  # undo the shipped line (exact above ~1.6 years)
     test = np.array([is_test(x["path"]) for x in found])
     adult = ages >= 18
@@ -346,22 +351,18 @@ def eval_age_gender(run: Runner) -> dict:
     cal = np.maximum(k * raw + b, 0)
     tuned_cal = np.maximum(fit_k * raw + fit_b, 0)
     gthr = pick_threshold(pm[~test], male[~test])
-    low = np.array([x["low"] for x in found])
-    high = np.array([x["high"] for x in found])
-    return {"faces_found": f"{len(found)}/{len(rows)}", "model": "faceapi-age_gender (default)",
-            "note": "UTKFace is in face-api's age/gender training data: part of the test half may be in-sample",
-            "test_age_inside_low_high": _frac(((ages >= low) & (ages <= high))[test]),
-            **_previous_age_gender_figures(found, ages, male, test, raw, pm),
+    return {"faces_found": f"{len(found)}/{len(rows)}",
             "test_gender_accuracy": round(float(np.mean((pm[test] >= 0.5) == male[test])), 4),
             "test_gender_accuracy_adults": round(float(np.mean((pm[test & adult] >= 0.5) == male[test & adult])), 4),
             "tune_gender_threshold": round(gthr, 4),
             "test_gender_accuracy_at_tune_threshold": round(float(np.mean((pm[test] >= gthr) == male[test])), 4),
             "test_age_mae_adults": round(float(np.abs(cal - ages)[test & adult].mean()), 2),
             "test_age_mae_all": round(float(np.abs(cal - ages)[test].mean()), 2),
-            "uncalibrated_test_age_mae_adults": round(float(np.abs(raw - ages)[test & adult].mean()), 2),
-            "shipped_age_calibration": list(FACEAPI_AGE_CALIBRATION),
+            "today_uncalibrated_test_age_mae_adults": round(float(np.abs(raw - ages)[test & adult].mean()), 2),
+            "shipped_age_calibration": list(AGE_CALIBRATION),
             "tune_age_calibration": [round(float(fit_k), 3), round(float(fit_b), 2)],
-            "test_age_mae_adults_at_tune_calibration": round(float(np.abs(tuned_cal - ages)[test & adult].mean()), 2)}
+            "test_age_mae_adults_at_tune_calibration": round(float(np.abs(tuned_cal - ages)[test & adult].mean()), 2),
+            **_faceapi_figures(found, ages, male, test, raw, pm)}
 
 
 def eval_emotion(run: Runner) -> dict:
@@ -374,9 +375,9 @@ def eval_emotion(run: Runner) -> dict:
             f = run.first_face(cv2.resize(rgb, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC), "emotion")
             upscaled = f is not None
         prev = None
-        if f is not None:  # the previous default (mini-Xception) on the same face, same run
+        if f is not None:  # mini-Xception (the default before face-api) on the same face, same run
             img = cv2.resize(rgb, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC) if upscaled else rgb
-            prev = EMOTIONS[int(previous_models().emotion_probs(img, [f.landmarks.points])[0].argmax())]
+            prev = EMOTIONS[int(other_models().emotion_probs(img, [f.landmarks.points])[0].argmax())]
         rows.append({"path": rel(p), "truth": FER[p.parent.name], "found": f is not None, "upscaled": upscaled,
                      "pred": f.attributes["emotion"]["dominant"] if f else None, "previous": prev})
     test = [x for x in rows if is_test(x["path"])]
@@ -390,9 +391,9 @@ def eval_emotion(run: Runner) -> dict:
             "test_accuracy_of_all": round(float(np.mean([x["pred"] == x["truth"] for x in test])), 4),
             "test_recall_per_class": per, "note": "no tuned constant (argmax of the 7 classes)",
             "model": "faceapi-face_expression (default)",
-            "previous_mini_xception_test_accuracy_of_found":
+            "mini_xception_test_accuracy_of_found":
                 round(float(np.mean([x["previous"] == x["truth"] for x in found])), 4),
-            "previous_mini_xception_test_accuracy_of_found_as_is":
+            "mini_xception_test_accuracy_of_found_as_is":
                 round(float(np.mean([x["previous"] == x["truth"] for x in as_is])), 4)}
 
 
@@ -461,23 +462,23 @@ def timing(run: Runner, n: int) -> dict:
                 base.append(r.timings_ms.get("detect", 0) + r.timings_ms.get("landmarks", 0))
         out[name] = round(statistics.median(per), 2) if per else float("nan")
     out["detect+landmarks_per_image"] = round(statistics.median(base), 1) if base else float("nan")
-    out.update(_previous_timing(run, images))
+    out.update(_other_timing(run, images))
     return out
 
 
-def _previous_timing(run: Runner, images: list[np.ndarray]) -> dict[str, float]:
-    """Median ms per face of the previous defaults (FaceRes-Deep age+gender, mini-Xception emotion) on
-    the same photos and meshes, in the same run."""
-    prev = previous_models()
-    out: dict[str, list[float]] = {"previous_faceres_deep_age+gender": [], "previous_mini_xception_emotion": []}
+def _other_timing(run: Runner, images: list[np.ndarray]) -> dict[str, float]:
+    """Median ms per face of the models that are not the default (face-api age+gender, mini-Xception
+    emotion) on the same photos and meshes, in the same run."""
+    others = other_models()
+    out: dict[str, list[float]] = {"faceapi_age+gender (selectable)": [], "mini_xception_emotion (previous)": []}
     for img in images:
         r = run.pipe.analyze(img, AnalyzeOptions(pose=False))
         meshes = [f.landmarks.points for f in r.faces]
         if not meshes:
             continue
-        for key, names in (("previous_faceres_deep_age+gender", {"age", "gender"}),
-                           ("previous_mini_xception_emotion", {"emotion"})):
-            res = prev.run(img, meshes, frozenset(names))
+        for key, names in (("faceapi_age+gender (selectable)", {"age", "gender"}),
+                           ("mini_xception_emotion (previous)", {"emotion"})):
+            res = others.run(img, meshes, frozenset(names))
             out[key].append(sum(res.timings_ms.values()) / len(meshes))
     return {k: round(statistics.median(v), 2) if v else float("nan") for k, v in out.items()}
 

