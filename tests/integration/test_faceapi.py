@@ -83,3 +83,21 @@ def test_expression_probabilities_are_a_distribution(crops, models) -> None:
     p = models.emotion_probs(np.stack(list(crops.values())).astype(np.float32))
     assert p.shape == (len(crops), len(EMOTIONS))
     assert np.allclose(p.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_selectable_faceapi_age_gender_through_face_attributes() -> None:
+    # The library path a caller takes to pick face-api's age/gender instead of the FaceRes-Deep default.
+    from visage.analysis.attributes import FaceAttributes
+
+    if not FACES.is_dir():
+        pytest.skip("fixtures not found")
+    pipe = FastPipeline.from_settings(Settings())
+    attrs = FaceAttributes(Settings().models_dir, age_gender="faceapi")
+    for rel, expected in PEOPLE.items():
+        image = load_image((FACES / "people" / rel).read_bytes()).rgb
+        meshes = [m.points for _, m in pipe.landmarks(image, pipe.detect(image))][:1]
+        res = attrs.run(image, meshes, frozenset({"age", "gender"}))
+        a = res.values[0]
+        assert a["gender"]["value"] == expected, (rel, a["gender"])
+        assert 18 <= a["age"]["value"] <= 90 and a["age"]["low"] <= a["age"]["value"] <= a["age"]["high"], (rel, a)
+        assert res.models == ["faceapi-age_gender"] and "attr_age+gender" in res.timings_ms
