@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     settings = Settings()
     fa = FaceApiModels(settings.models_dir)
-    cur = FaceAttributes(settings.models_dir)
+    cur = FaceAttributes(settings.models_dir, age_gender="faceres-deep", emotion="mini-xception")
     result = {}
     for name in args.sets.split(","):
         rows = collect(name, Path(args.cache))

@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -49,6 +50,9 @@ from visage.analysis.regions import regions_from_landmarks
 from visage.errors import InvalidParameterError
 from visage.models.zoo import ZooModel, load_zoo_model
 from visage.types import Landmarks
+
+if TYPE_CHECKING:
+    from visage.analysis.attributes.faceapi import FaceApiModels
 
 # Every attribute name a request may ask for, in response order.
 ATTRIBUTES: tuple[str, ...] = (
@@ -121,6 +125,7 @@ AGE_CALIBRATION = (1.161, -1.90)
 # averaging, and face-api's own box crop (bench/eval_faceapi_crops.py). Age: the line fitted on the tune
 # half (k x age + b), and the range = value x the 10th and 90th percentiles of truth / prediction on the
 # tune half (an empirical 80 % interval; rounded to whole years, it holds 91.4 % of the test half's ages).
+FACEAPI_SIZE = 112  # both face-api networks' input side
 FACEAPI_CROP = 1.1
 FACEAPI_EMOTION_CROP = 1.2
 FACEAPI_AGE_CALIBRATION = (1.013, 1.10)
@@ -235,7 +240,8 @@ class FaceAttributes:
 
     def __init__(self, models_dir: Path, threads: int | None = None,
                  loader: Callable[[str, Path, int | None], ZooModel] = load_zoo_model,
-                 age_gender: str = "faceres-deep", emotion: str = "faceapi", faceapi=None) -> None:
+                 age_gender: str = "faceres-deep", emotion: str = "faceapi",
+                 faceapi: FaceApiModels | None = None) -> None:
         if age_gender not in AGE_GENDER_MODELS or emotion not in EMOTION_MODELS:
             raise ValueError(f"age_gender must be one of {AGE_GENDER_MODELS}, emotion one of {EMOTION_MODELS}")
         self.models_dir = models_dir
@@ -266,7 +272,7 @@ class FaceAttributes:
         batch = np.ascontiguousarray(crops[..., ::-1]).astype(np.float32)
         return dict(zip(model.outputs, model.run(batch), strict=True))
 
-    def faceapi(self):
+    def faceapi(self) -> FaceApiModels:
         from visage.analysis.attributes.faceapi import FaceApiModels
 
         with self._lock:
@@ -276,14 +282,15 @@ class FaceAttributes:
 
     def faceapi_age_gender(self, image: np.ndarray, meshes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """face-api's ages (N) and male probabilities (N), each the mean over the crop and its mirror."""
-        ages, genders = self.faceapi().age_gender(_with_mirrors(face_crops(image, meshes, 112, FACEAPI_CROP)))
+        ages, genders = self.faceapi().age_gender(_with_mirrors(face_crops(image, meshes, FACEAPI_SIZE, FACEAPI_CROP)))
         n = len(meshes)
         return (ages[:n] + ages[n:]) / 2, (genders[:n, 0] + genders[n:, 0]) / 2
 
     def emotion_probs(self, image: np.ndarray, meshes: list[np.ndarray]) -> np.ndarray:
         """Emotion probabilities (N x 7, :data:`EMOTIONS` order) from the configured emotion model."""
         if self.emotion_model == "faceapi":
-            p = self.faceapi().emotion_probs(_with_mirrors(face_crops(image, meshes, 112, FACEAPI_EMOTION_CROP)))
+            crops = face_crops(image, meshes, FACEAPI_SIZE, FACEAPI_EMOTION_CROP)
+            p = self.faceapi().emotion_probs(_with_mirrors(crops))
             return (p[:len(meshes)] + p[len(meshes):]) / 2
         model = self.model("emotion")
         crops = face_crops(image, meshes, model.input_size[0], EMOTION_CROP)
