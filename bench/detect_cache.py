@@ -52,13 +52,17 @@ def main() -> int:
     ap.add_argument("--sets", default="wider,groups,mask")
     ap.add_argument("--flip-check", type=float, default=SizePolicy().flip_check_score,
                     help="flip check confirming score (0 = flip check off)")
+    ap.add_argument("--flip-from", type=float, default=SizePolicy().flip_check_from)
+    ap.add_argument("--flip-context", type=float, default=SizePolicy().flip_check_context)
+    ap.add_argument("--flip-crop", type=int, default=SizePolicy().flip_check_crop)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     pipe = FastPipeline.from_settings(Settings(), FastConfig())
     base = pipe.detector
     det = RetinaFace(base.session, SizePolicy(max_side=args.side, min_side=args.min_side, interpolation=args.interp,
                                               coarse_side=args.coarse, flip_check_score=args.flip_check or 1.0,
-                                              flip_check_from=SizePolicy().flip_check_from if args.flip_check else 0.0),
+                                              flip_check_from=args.flip_from if args.flip_check else 0.0,
+                                              flip_check_context=args.flip_context, flip_check_crop=args.flip_crop),
                      args.min_score, base.nms_iou)
     scale, shift = base.mesh_roi
     result: dict[str, list[dict]] = {}
