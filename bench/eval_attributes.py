@@ -161,37 +161,79 @@ def _frame_v2(face) -> float:
 FRAME_V2_THRESHOLD = 1.467
 
 
-def eval_glasses(run: Runner) -> dict:
+def _bridge_v3(face) -> float:
+    """The bridge line before v4 (one strip on mesh 168, 0.25 above to 0.10 below the eye line;
+    common at >= 0.044), for the same-run comparison only."""
+    p, e = face.points, 36.0
+    eye_y, xc = float(p[[33, 133, 362, 263], 1].mean()), float(p[168, 0])
+    x0, x1 = max(round(xc - 0.05 * e), 0), round(xc + 0.05 * e) + 1
+    prof = face.grey[max(round(eye_y - 0.25 * e) - 2, 0):round(eye_y + 0.10 * e) + 3, x0:x1].mean(axis=1)
+    dip = np.minimum(prof[:-4], prof[4:]) - prof[2:-2]
+    return float(max(dip.max(), 0.0) / (float(np.median(prof)) + 1.0))
+
+
+BRIDGE_V3_THRESHOLD = 0.044
+
+
+def _glasses_rows(run: Runner, files: list[Path]) -> list[dict]:
+    """The faces of ``files`` (the largest only on eval/ photos) with the measures glasses reads."""
+    from visage.analysis.facecrop import face_crop
+    from visage.analysis.occluders import glasses_value as lens_value
+    from visage.analysis.occluders import occluder_features
+    from visage.analysis.regions import regions_from_landmarks
+
     rows = []
-    for p in run.files(EVAL / "glasses"):
+    for p in files:
         rgb = read_rgb(p)
-        f = run.first_face(rgb, "glasses")
-        g = f.attributes["glasses"] if f else None
-        face = align_face(rgb, f.landmarks.points) if f else None
-        rows.append({"path": rel(p), "glasses": p.parent.name == "eyeglasses", "found": g is not None,
-                     "value": g and g["value"], "line": face and glasses_mod.bridge_line(face),
-                     "frame_v2": face and _frame_v2(face)})
-    found = [x for x in rows if x["found"]]
-    y = np.array([x["glasses"] for x in found])
-    test = np.array([is_test(x["path"]) for x in found])
-    sun = np.array([x["value"] == "sun" for x in found])
-    line = np.array([x["line"] for x in found])
-    frame = np.array([x["frame_v2"] for x in found])
-    # The tune rule on the whole decision (sunglasses OR line >= t): the best balanced accuracy.
-    cands = np.unique(line[~test])
+        r = run.pipe.analyze(rgb, AnalyzeOptions(attributes="glasses", pose=False))
+        faces = r.faces if "eval" not in p.parts else r.faces[:1]
+        for f in faces:
+            face = align_face(rgb, f.landmarks.points)
+            regions = regions_from_landmarks(f.landmarks)
+            lens = lens_value(occluder_features(face_crop(rgb, regions), regions))
+            rows.append({"path": rel(p), "value": f.attributes["glasses"]["value"], "lens_sun": lens["value"] == "sun",
+                         "line": glasses_mod.bridge_line(face), "tint": glasses_mod.lens_tint(face),
+                         "line_v3": _bridge_v3(face), "frame_v2": _frame_v2(face)})
+    return rows
+
+
+def eval_glasses(run: Runner) -> dict:
+    files = run.files(EVAL / "glasses")
+    rows = _glasses_rows(run, files)
+    y = np.array(["/eyeglasses/" in x["path"] for x in rows])
+    test = np.array([is_test(x["path"]) for x in rows])
+    lens_sun = np.array([x["lens_sun"] for x in rows])
+    line, tint = np.array([x["line"] for x in rows]), np.array([x["tint"] for x in rows])
+    line_v3, frame = np.array([x["line_v3"] for x in rows]), np.array([x["frame_v2"] for x in rows])
+    # Tune rules: tint = the smallest value no bare tune face reaches (tinted lenses are rare and
+    # must not cost bare faces); line = the best balanced accuracy of the whole decision
+    # (lens sun OR tint >= shipped OR line >= t), candidates midway between observed values.
+    tuned_tint = float(tint[~test & ~y].max())
+    sun = lens_sun | (tint >= glasses_mod.TINT_THRESHOLD)
+    u = np.unique(line[~test])
+    cands = np.concatenate([(u[1:] + u[:-1]) / 2, [u[-1] + 1e-6]])
     tuned = float(max(cands, key=lambda t: balanced(y[~test], sun[~test] | (line[~test] >= t))))
-    pred = np.array([x["value"] != "none" for x in found])
-    old = sun | (frame >= FRAME_V2_THRESHOLD)
-    return {"faces_found": f"{len(found)}/{len(rows)}", "tune_line_threshold": round(tuned, 4),
+    pred = np.array([x["value"] != "none" for x in rows])
+    v3 = lens_sun | (line_v3 >= BRIDGE_V3_THRESHOLD)
+    old = lens_sun | (frame >= FRAME_V2_THRESHOLD)
+    fixtures = _glasses_rows(run, sorted(p for p in (FIXTURES / "faces").rglob("*")
+                                         if p.suffix.lower() in (".jpg", ".jpeg", ".png")))
+    fx_v3 = sum(x["lens_sun"] or x["line_v3"] >= BRIDGE_V3_THRESHOLD for x in fixtures)
+    return {"faces_found": f"{len(rows)}/{len(files)}", "tune_line_threshold": round(tuned, 4),
             "shipped_line_threshold": glasses_mod.LINE_THRESHOLD,
+            "tune_tint_threshold": round(tuned_tint, 3), "shipped_tint_threshold": glasses_mod.TINT_THRESHOLD,
             "test_balanced_accuracy": round(balanced(y[test], pred[test]), 4),
             "test_balanced_accuracy_tuned": round(balanced(y[test], sun[test] | (line[test] >= tuned)), 4),
             "test_glasses_found": _frac(pred[test & y]), "test_none_passed": _frac(~pred[test & ~y]),
+            "fixture_faces_not_none": f"{sum(x['value'] != 'none' for x in fixtures)}/{len(fixtures)} (no glasses)",
+            "before_bridge_v3_test_balanced_accuracy": round(balanced(y[test], v3[test]), 4),
+            "before_bridge_v3_test_glasses_found": _frac(v3[test & y]),
+            "before_bridge_v3_test_none_passed": _frac(~v3[test & ~y]),
+            "before_bridge_v3_fixture_faces_not_none": f"{fx_v3}/{len(fixtures)}",
             "before_frame_edges_v2_test_balanced_accuracy": round(balanced(y[test], old[test]), 4),
-            "before_frame_edges_v2_test_glasses_found": _frac(old[test & y]),
-            "before_frame_edges_v2_test_none_passed": _frac(~old[test & ~y]),
-            "today_sun_only_test_balanced_accuracy": round(balanced(y[test], sun[test]), 4),
-            "test_sun_calls_on_glasses": _frac(sun[test & y]), "test_sun_calls_on_none": _frac(sun[test & ~y])}
+            "today_sun_only_test_balanced_accuracy": round(balanced(y[test], lens_sun[test]), 4),
+            "test_sun_calls_on_glasses": _frac(sun[test & y]), "test_sun_calls_on_none": _frac(sun[test & ~y]),
+            "test_tint_only_sun_calls": _frac((sun & ~lens_sun)[test])}
 
 
 def eval_beard(run: Runner) -> dict:

@@ -63,6 +63,20 @@ def test_eyeglasses_vs_none(pipe) -> None:
     assert _balanced(on, off) >= 0.7, (sum(on), sum(off))
 
 
+def test_glasses_the_bridge_line_v3_missed(pipe) -> None:
+    # Test-half photos glasses v3 (one strip on mesh 168, down to 0.10 below the eye line; sun only
+    # from flat dark eyes) read "none": a tortoise-shell frame light in its middle, a low black bridge,
+    # a thin metal frame on dark skin, and tinted sunglasses with reflections. A bare face stays bare.
+    expect = {"eyeglasses/000444.jpg": "common", "eyeglasses/004296.jpg": "common",
+              "eyeglasses/000482.jpg": "common", "eyeglasses/004421.jpg": "sun",
+              "eyeglasses/004518.jpg": "sun", "none/003353.jpg": "none"}
+    got = {}
+    for name in expect:
+        r = pipe.analyze(_rgb(EVAL / "glasses" / name), AnalyzeOptions(attributes="glasses", pose=False))
+        got[name] = r.faces[0].attributes["glasses"]["value"] if r.faces else None
+    assert got == expect
+
+
 def test_beard_better_than_chance(pipe) -> None:
     on = [v["value"] for v in _values(pipe, EVAL / "beard" / "beard", 25, "beard")]
     off = [v["value"] for v in _values(pipe, EVAL / "beard" / "no_beard", 25, "beard")]
