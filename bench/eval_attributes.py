@@ -274,20 +274,42 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def _mask_features(rgb: np.ndarray, face) -> dict[str, float]:
+    from visage.analysis.facecrop import face_crop
+    from visage.analysis.occluders import occluder_features
+    from visage.analysis.regions import regions_from_landmarks
+
+    regions = regions_from_landmarks(face.landmarks)
+    return occluder_features(face_crop(rgb, regions), regions)
+
+
+def _mask_pred(f: dict[str, np.ndarray], nose: float, lower: float, sat: float) -> np.ndarray:
+    """The v3 decision on arrays of features, at the given thresholds (occluders' module docstring)."""
+    from visage.analysis import occluders
+
+    return ((f["nose_cr_drop"] >= nose) | (f["lower_cr_drop"] >= lower)
+            | ((f["lower_sat_ratio"] <= sat) & (f["upper_sat"] >= occluders.MASK_MIN_SKIN_SAT)))
+
+
+MASK_V2_CR_DROP = 8.0  # the decision before v3 (lower_cr_drop >= 8), for the same-run comparison
+CELEBA_FALSE_MASK_BUDGET = 0.033  # v2's false-mask rate on the bare CelebA faces: v3 may not exceed it
+
+
 def eval_mask(run: Runner) -> dict:
     from visage.analysis import occluders
 
     ann = run.files(EVAL / "mask" / "annotations", "*.xml")
     gt_total = {False: 0, True: 0}
     false_faces = 0
-    rows = []  # one per labelled face found: truth label, masked?, score, test half?
+    rows = []  # one per labelled face found: truth label, masked?, features, test half?
     for a in ann:
         img = EVAL / "mask" / "images" / (a.stem + ".jpg")
         if not img.is_file():
             img = next((EVAL / "mask" / "images").glob(a.stem + ".*"))
         gts = _voc(a)
         test = is_test(rel(a))
-        r = run.pipe.analyze(read_rgb(img), AnalyzeOptions(attributes="mask", pose=False))
+        rgb = read_rgb(img)
+        r = run.pipe.analyze(rgb, AnalyzeOptions(attributes="mask", pose=False))
         boxes = [np.array([f.box.left, f.box.top, f.box.left + f.box.width, f.box.top + f.box.height]) for f in r.faces]
         used: set[int] = set()
         gt_total[test] += len(gts)
@@ -297,28 +319,60 @@ def eval_mask(run: Runner) -> dict:
                 continue
             used.add(best)
             m = r.faces[best].attributes["mask"]
-            rows.append({"truth": label, "masked": bool(m["value"]), "score": m["score"], "test": test})
+            rows.append({"truth": label, "masked": bool(m["value"]), "test": test,
+                         "f": _mask_features(rgb, r.faces[best])})
         false_faces += len(boxes) - len(used)
+    # Bare faces for the false-mask budget: every CelebA face of eval/glasses and eval/beard (nobody
+    # there wears a mask), the largest face of each photo.
+    neg = []
+    for p in run.files(EVAL / "glasses") + run.files(EVAL / "beard"):
+        rgb = read_rgb(p)
+        r = run.pipe.analyze(rgb, AnalyzeOptions(attributes="mask", pose=False))
+        if r.faces:
+            neg.append({"masked": bool(r.faces[0].attributes["mask"]["value"]), "test": is_test(rel(p)),
+                        "f": _mask_features(rgb, r.faces[0])})
     lab = np.array([x["truth"] for x in rows])
     got = np.array([x["masked"] for x in rows], bool)
-    score = np.array([x["score"] for x in rows])
     test = np.array([x["test"] for x in rows], bool)
     truth = lab != "without_mask"
-    tuned = pick_threshold(score[~test], truth[~test])
-    span = 2 * occluders.MASK_CR_RANGE
+    feats = {k: np.array([x["f"][k] for x in rows]) for k in rows[0]["f"]}
+    nfeats = {k: np.array([x["f"][k] for x in neg]) for k in neg[0]["f"]}
+    ntest = np.array([x["test"] for x in neg], bool)
+    ngot = np.array([x["masked"] for x in neg], bool)
+    # The tune rule: the thresholds (grid below) with the best tune accuracy among those masking at
+    # most CELEBA_FALSE_MASK_BUDGET of the tune-half CelebA faces.
+    tuned, best = None, -1.0
+    for nose in np.arange(0.0, 10.0, 0.5):
+        for lower in np.arange(6.0, 25.0, 0.5):
+            for sat in np.arange(0.0, 0.8, 0.02):
+                if _mask_pred(nfeats, nose, lower, sat)[~ntest].mean() > CELEBA_FALSE_MASK_BUDGET:
+                    continue
+                acc = float((_mask_pred(feats, nose, lower, sat) == truth)[~test].mean())
+                if acc > best + 1e-12:
+                    tuned, best = (float(nose), float(lower), round(float(sat), 2)), acc
+    at_tuned = _mask_pred(feats, *tuned)
+    old = feats["lower_cr_drop"] >= MASK_V2_CR_DROP
+    nold = nfeats["lower_cr_drop"] >= MASK_V2_CR_DROP
     n_test, n_all = int(test.sum()), sum(gt_total.values())
     return {"photos": len(ann), "faces_labelled": n_all,
             "faces_found_test": f"{n_test}/{gt_total[True]} ({n_test / max(gt_total[True], 1):.3f})",
             "faces_found_all": f"{len(rows)}/{n_all} ({len(rows) / max(n_all, 1):.3f})",
-            "shipped_cr_drop": occluders.MASK_CR_DROP,
-            "tune_cr_drop": round(occluders.MASK_CR_DROP - occluders.MASK_CR_RANGE + tuned * span, 2),
+            "shipped_thresholds_nose_lower_sat": [occluders.MASK_NOSE_CR_DROP, occluders.MASK_LOWER_CR_DROP,
+                                                  occluders.MASK_SAT_RATIO],
+            "tune_thresholds_nose_lower_sat": list(tuned),
             "test_mask_right_of_found": _frac(got[test] == truth[test]),
+            "test_mask_right_of_found_at_tune_thresholds": _frac(at_tuned[test] == truth[test]),
             "test_mask_right_of_found_without_incorrectly_worn":
                 _frac((got == truth)[test & (lab != "mask_weared_incorrect")]),
             "test_with_mask_called_masked": _frac(got[test & (lab == "with_mask")]),
             "test_without_mask_called_bare": _frac(~got[test & (lab == "without_mask")]),
             "test_incorrectly_worn_called_masked": _frac(got[test & (lab == "mask_weared_incorrect")]),
             "all_mask_right_of_found": _frac(got == truth),
+            "celeba_bare_called_masked_test": _frac(ngot[ntest]), "celeba_bare_called_masked_all": _frac(ngot),
+            "before_v2_test_mask_right_of_found": _frac(old[test] == truth[test]),
+            "before_v2_test_with_mask_called_masked": _frac(old[test & (lab == "with_mask")]),
+            "before_v2_test_without_mask_called_bare": _frac(~old[test & (lab == "without_mask")]),
+            "before_v2_celeba_bare_called_masked_all": _frac(nold),
             "unmatched_face_boxes": false_faces}
 
 
