@@ -175,8 +175,8 @@ def _bridge_v3(face) -> float:
 BRIDGE_V3_THRESHOLD = 0.044
 
 
-def _glasses_rows(run: Runner, files: list[Path]) -> list[dict]:
-    """The faces of ``files`` (the largest only on eval/ photos) with the measures glasses reads."""
+def _glasses_rows(run: Runner, files: list[Path], every_face: bool = False) -> list[dict]:
+    """The largest face of each of ``files`` (every face with ``every_face``) with the measures glasses reads."""
     from visage.analysis.facecrop import face_crop
     from visage.analysis.occluders import glasses_value as lens_value
     from visage.analysis.occluders import occluder_features
@@ -186,7 +186,7 @@ def _glasses_rows(run: Runner, files: list[Path]) -> list[dict]:
     for p in files:
         rgb = read_rgb(p)
         r = run.pipe.analyze(rgb, AnalyzeOptions(attributes="glasses", pose=False))
-        faces = r.faces if "eval" not in p.parts else r.faces[:1]
+        faces = r.faces if every_face else r.faces[:1]
         for f in faces:
             face = align_face(rgb, f.landmarks.points)
             regions = regions_from_landmarks(f.landmarks)
@@ -217,8 +217,18 @@ def eval_glasses(run: Runner) -> dict:
     v3 = lens_sun | (line_v3 >= BRIDGE_V3_THRESHOLD)
     old = lens_sun | (frame >= FRAME_V2_THRESHOLD)
     fixtures = _glasses_rows(run, sorted(p for p in (FIXTURES / "faces").rglob("*")
-                                         if p.suffix.lower() in (".jpg", ".jpeg", ".png")))
+                                         if p.suffix.lower() in (".jpg", ".jpeg", ".png")), every_face=True)
     fx_v3 = sum(x["lens_sun"] or x["line_v3"] >= BRIDGE_V3_THRESHOLD for x in fixtures)
+    # Outside check (nothing tuned on it): calib/ portraits, glasses hand-labelled (bench/calib_glasses_labels.py).
+    from calib_glasses_labels import UNSURE, WEARS_GLASSES
+
+    calib_files = sorted(p for p in (FIXTURES / "calib").rglob("*.jpg")
+                         if "_groups" not in p.parts and rel(p) not in UNSURE)
+    calib = _glasses_rows(run, calib_files[: run.limit] if run.limit else calib_files)
+    cy = np.array([x["path"] in WEARS_GLASSES for x in calib])
+    cv4 = np.array([x["value"] != "none" for x in calib])
+    cv3 = np.array([x["lens_sun"] or x["line_v3"] >= BRIDGE_V3_THRESHOLD for x in calib])
+    both = bool(cy.any() and (~cy).any())
     return {"faces_found": f"{len(rows)}/{len(files)}", "tune_line_threshold": round(tuned, 4),
             "shipped_line_threshold": glasses_mod.LINE_THRESHOLD,
             "tune_tint_threshold": round(tuned_tint, 3), "shipped_tint_threshold": glasses_mod.TINT_THRESHOLD,
@@ -230,6 +240,11 @@ def eval_glasses(run: Runner) -> dict:
             "before_bridge_v3_test_glasses_found": _frac(v3[test & y]),
             "before_bridge_v3_test_none_passed": _frac(~v3[test & ~y]),
             "before_bridge_v3_fixture_faces_not_none": f"{fx_v3}/{len(fixtures)}",
+            "calib_glasses_found": _frac(cv4[cy]), "calib_bare_passed": _frac(~cv4[~cy]),
+            "calib_balanced_accuracy": round(balanced(cy, cv4), 4) if both else None,
+            "before_bridge_v3_calib_glasses_found": _frac(cv3[cy]),
+            "before_bridge_v3_calib_bare_passed": _frac(~cv3[~cy]),
+            "before_bridge_v3_calib_balanced_accuracy": round(balanced(cy, cv3), 4) if both else None,
             "before_frame_edges_v2_test_balanced_accuracy": round(balanced(y[test], old[test]), 4),
             "today_sun_only_test_balanced_accuracy": round(balanced(y[test], lens_sun[test]), 4),
             "test_sun_calls_on_glasses": _frac(sun[test & y]), "test_sun_calls_on_none": _frac(sun[test & ~y]),
