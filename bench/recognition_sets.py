@@ -168,7 +168,10 @@ def embed_cached(embedder, root: Path, points: dict[str, object], cache: Path,
     if parts:  # a fused embedder is its parts' unit vectors concatenated: reuse their caches
         part_timings: list[list[tuple[float, float]]] = [[] for _ in parts]
         vecs = [embed_cached(p, root, points, cache, t) for p, t in zip(parts, part_timings, strict=True)]
-        timings += [(sum(w for w, _ in ts), sum(c for _, c in ts)) for ts in zip(*part_timings, strict=True)]
+        # A fused face's time is its parts' times summed; where a part's cache held faces the other's did not
+        # (one part cached, the other partial), the parts timed different faces and no sum is made.
+        if len({len(t) for t in part_timings}) == 1:
+            timings += [(sum(w for w, _ in ts), sum(c for _, c in ts)) for ts in zip(*part_timings, strict=True)]
         return {r: (None if any(v[r] is None for v in vecs) else
                     (np.concatenate([v[r] for v in vecs]) / np.sqrt(len(vecs))).astype(np.float32)) for r in points}
     spec = getattr(embedder, "spec", None)

@@ -46,6 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     app = create_app(settings)
     app.state.visage.advertise_url = client_url(host, port)  # `visage index` beside it finds it from the store
+    app.state.visage.freeze_heap_when_ready = True
     uvicorn.run(app, host=host, port=port, log_level=args.log_level, access_log=False,
                 log_config=log_config, http=guarded_h11(settings.header_timeout_s),
                 limit_concurrency=settings.max_connections)

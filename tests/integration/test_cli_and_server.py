@@ -66,6 +66,9 @@ def test_server_process_serves_concurrent_requests(faces_dir, tmp_path) -> None:
         assert health_ms < 1000
         metrics = httpx.get(f"{base}/metrics").text
         assert 'route="/v1/detect",status="200"} 8.0' in metrics
+        # Once ready, `visage serve` takes its long-lived heap out of the GC's walks (visage.api.collector).
+        frozen = next(line for line in metrics.splitlines() if line.startswith("visage_gc_frozen_objects "))
+        assert float(frozen.split()[1]) > 10_000
     except BaseException:
         proc.terminate()
         print(proc.communicate(timeout=20)[0].decode(errors="replace")[-4000:])

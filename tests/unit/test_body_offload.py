@@ -59,3 +59,29 @@ def test_offloaded_parse_keeps_its_errors() -> None:
     bad = b'{"image": "' + b"A" * (2 * body.OFFLOAD_JSON_BYTES) + b'"'  # unterminated object
     with pytest.raises(ValueError):
         asyncio.run(body.loads_off_loop(bad))
+
+
+def test_native_json_body_is_parsed_validated_and_decoded_in_one_worker_call(monkeypatch) -> None:
+    """One thread hop for the whole JSON body (parse, validate, base64), not one per step."""
+    from visage.api.native import routes
+    from visage.api.native.schemas import EmbedRequest
+
+    parse_threads = _threads_of(monkeypatch, "strict_loads")
+    decode_threads: list[int] = []
+    real_image_bytes = routes.image_bytes
+
+    def spy(*args, **kwargs):
+        decode_threads.append(threading.get_ident())
+        return real_image_bytes(*args, **kwargs)
+
+    monkeypatch.setattr(routes, "image_bytes", spy)
+    raw = bytes(range(256)) * (body.OFFLOAD_JSON_BYTES // 128)
+    payload = json.dumps({"image": base64.b64encode(raw).decode(), "max_faces": 2}).encode()
+
+    async def main() -> int:
+        parsed, images = await body.off_loop_if_large(payload, routes._json_fields, EmbedRequest, ("image",))
+        assert parsed.max_faces == 2 and images == {"image": raw}
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    assert parse_threads == decode_threads and parse_threads[0] != loop_thread

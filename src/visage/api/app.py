@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,6 +25,7 @@ from visage import __version__
 from visage.api import console
 from visage.api.admission import BodyBudgetMiddleware
 from visage.api.body import BodyLimitMiddleware
+from visage.api.collector import freeze_long_lived
 from visage.api.dialects import qiniu, quality_stateless, rekognition, threedivi
 from visage.api.errors import status_for
 from visage.api.inference import InferencePool
@@ -35,6 +35,7 @@ from visage.api.metrics import Metrics
 from visage.api.native.collections import router as collections_router
 from visage.api.native.info import router as info_router
 from visage.api.native.routes import router as native_router
+from visage.api.observe import ObserveMiddleware
 from visage.api.state import AppState, require_key
 from visage.api.timeouts import BodyTimeoutMiddleware
 from visage.config import Settings, get_settings
@@ -88,24 +89,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(BodyBudgetMiddleware, budget_bytes=settings.max_body_bytes_in_flight,
                        max_request_bytes=settings.max_request_bytes)
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        if len(request_id) > 128 or not request_id.isprintable():
-            request_id = uuid.uuid4().hex
-        request.state.request_id = request_id
-        start = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - start
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        method = request.method if request.method in _METHODS else "other"  # clients choose methods: bound them
-        state.metrics.requests.labels(route=path, method=method, status=str(response.status_code)).inc()
-        state.metrics.latency.labels(route=path).observe(elapsed)
-        response.headers["X-Request-Id"] = request_id
-        log.info("request", extra={"request_id": request_id, "method": request.method, "route": path,
-                                   "status": response.status_code, "ms": round(elapsed * 1000, 2)})
-        return response
+    app.add_middleware(ObserveMiddleware, metrics=state.metrics)
 
     def render(request: Request, error: VisageError) -> Response:
         dialect = getattr(request.state, "dialect", "native")
@@ -183,7 +167,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
-_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"})
 
 
 def _mount_docs(app: FastAPI, settings: Settings) -> None:
@@ -213,3 +196,5 @@ def _load_quietly(state: AppState) -> None:
         state.metrics.ready.set(0)
         where = f" [{exc.details['path']}]" if exc.details.get("path") else ""  # the log may name the file
         log.error("the template store is not usable: %s%s (/readyz answers 503 until it is)", exc.message, where)
+    if state.freeze_heap_when_ready:
+        state.metrics.gc_frozen.set(freeze_long_lived())

@@ -21,6 +21,9 @@ class Metrics:
         self.model_load = Gauge("visage_model_load_seconds", "Time to load the pipeline's models",
                                 registry=self.registry)
         self.ready = Gauge("visage_ready", "1 once models are loaded", registry=self.registry)
+        self.gc_frozen = Gauge("visage_gc_frozen_objects",
+                               "Long-lived objects exempted from garbage collection once ready (visage serve)",
+                               registry=self.registry)
 
     def observe_stages(self, timings_ms: dict[str, float]) -> None:
         for stage, ms in timings_ms.items():

@@ -46,6 +46,8 @@ class AppState:
     load_error: str | None = None
     #: The URL local clients reach this server at (set by ``visage serve``; None for embedded apps).
     advertise_url: str | None = None
+    #: `visage serve` sets it: once ready, the long-lived heap leaves the GC's walks (visage.api.collector).
+    freeze_heap_when_ready: bool = False
     store_: TemplateStore | None = None
     _collections: CollectionService | None = None
     _store_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -11,9 +11,11 @@ image-left eye, image-right eye, nose tip, image-left and image-right mouth corn
 Input-size policy (:class:`SizePolicy`): an optional coarse pass at a small long side ends detection for
 photos of large faces only; otherwise the image is scaled so its long side is at most ``max_side`` (small
 images enlarged to ``min_side``); a larger image is also cut into overlapping tiles of ``max_side`` at
-``tile_scale`` of full size, so small faces in very large photos keep their pixels. The values were chosen
-by measured recall against time (bench/bench_detect.py, bench/detect_sweep.py, bench/bench_detect_speed.py,
-docs/models.md); the settings VISAGE_DETECT_MAX_SIDE, _MIN_SIDE and _COARSE_SIDE set them.
+``tile_scale`` of full size, so small faces in very large photos keep their pixels. A face the coarse
+pass saw well keeps that pass's five points when that pass saw the photo nearer its own resolution than the
+full pass, which enlarged it (:func:`points_from`).
+The values were chosen by measured recall against time (bench/bench_detect.py, bench/detect_sweep.py,
+bench/bench_detect_speed.py, docs/models.md); the settings VISAGE_DETECT_MAX_SIDE, _MIN_SIDE and _COARSE_SIDE set them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from visage.analysis.detectors.base import Detection, nms
+from visage.analysis.detectors.base import Detection, iou_matrix, nms
 
 MODEL_NAME = "retinaface-mnet025"
 MEAN_BGR = np.array([104.0, 117.0, 123.0], np.float32)
@@ -149,6 +151,7 @@ class RetinaFace:
         """Faces in ``image`` pixels under the size policy (coarse pass, whole image, tiles for very large ones)."""
         p = self.policy
         long_side = max(image.shape[:2])
+        seen_well: list[Detection] = []
         if p.coarse_side:
             scale = min(1.0, p.coarse_side / long_side)
             # Worth a coarse pass only when the fine one would see the image larger (or tile it).
@@ -158,7 +161,14 @@ class RetinaFace:
                 small = any(d.score >= p.coarse_min_score and d.size < p.coarse_small_px for d in coarse)
                 if found and not small:
                     return nms([d.scaled(1.0 / scale) for d in coarse if d.score >= self.min_score], self.nms_iou)
-        return self._detect_fine(image)
+                if abs(math.log(scale)) < abs(math.log(self.fine_scale(long_side))):
+                    # this pass saw the photo nearer its own resolution than the enlarged full pass will: the
+                    # large, sure faces it would have returned (run() gives them before NMS) keep its points
+                    seen_well = [d.scaled(1.0 / scale) for d in nms([d for d in coarse if d.score >= self.min_score],
+                                                                   self.nms_iou)
+                                 if d.score >= p.coarse_face_score and d.size >= p.coarse_small_px]
+        fine = self._detect_fine(image)
+        return points_from(seen_well, fine) if seen_well else fine
 
     def fine_scale(self, long_side: int) -> float:
         """Scale of the full pass for an image whose long side is ``long_side``: capped at ``max_side``,
@@ -184,6 +194,30 @@ class RetinaFace:
                                         points5=d.points5 + np.array([x0, y0], np.float32))
                     dets.append(shifted.scaled(1.0 / ts))
         return nms(dets, self.nms_iou)
+
+
+def points_from(seen_well: list[Detection], fine: list[Detection], min_iou: float = 0.5) -> list[Detection]:
+    """``fine``'s detections, each with the five points of the ``seen_well`` detection of the same face
+    (box IoU >= ``min_iou``) where there is one.
+
+    Used when the full pass ran on an enlarged copy (for the small faces of a small photo) and the
+    coarse pass saw the photo nearer its own resolution (scale nearer 1 in ratio: photos under about
+    810 px with the default 640 / 1024): a large face the full pass sees at 4x (a 250-px LFW photo at
+    1024) gets five points a median 0.1 eye distance away from the ones the coarse pass read at the
+    photo's own size, and they align it worse: with the enlarged pass's points for the 5% of LFW
+    photos that have a small candidate beside the subject, LFW ten-fold fell from 99.40 to 99.32
+    (docs/models.md). Only ``points5`` (what the embedder aligns on) changes: box, score and the Face
+    Mesh seed keypoints stay the full pass's, so which faces are found, and their meshes, are as before.
+    """
+    if not seen_well:
+        return fine
+    overlaps = iou_matrix(np.array([d.box for d in fine]).reshape(-1, 4), np.array([d.box for d in seen_well]))
+    out = []
+    for d, row in zip(fine, overlaps, strict=True):
+        j = int(np.argmax(row))
+        out.append(d if row[j] < min_iou or seen_well[j].points5 is None else
+                   Detection(box=d.box, score=d.score, keypoints=d.keypoints, points5=seen_well[j].points5))
+    return out
 
 
 def _resize(image: np.ndarray, scale: float, interpolation: str = "linear") -> np.ndarray:

@@ -16,7 +16,14 @@ from pydantic import BaseModel, ValidationError
 from visage.analysis.attributes import parse_attributes
 from visage.analysis.keypoints import keypoint_set
 from visage.analysis.pipeline import AnalyzeOptions
-from visage.api.body import image_bytes, image_bytes_off_loop, media_type, read_form, read_json
+from visage.api.body import (
+    image_bytes,
+    image_bytes_off_loop,
+    json_object,
+    media_type,
+    off_loop_if_large,
+    read_form,
+)
 from visage.api.native.schemas import (
     AnalyzeRequest,
     BodiesRequest,
@@ -65,6 +72,14 @@ def _parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
         raise InvalidParameterError(f"{where}: {first.get('msg', 'invalid value')}") from None
 
 
+def _json_fields(raw: bytes, model: type[BaseModel], image_fields: tuple[str, ...]) -> tuple[Any, dict[str, bytes]]:
+    """A JSON body's options and its base64 images decoded: parse, validate, decode in one call."""
+    parsed = _parse(model, json_object(raw))
+    images = {field: image_bytes(getattr(parsed, field), field)
+              for field in image_fields if getattr(parsed, field, None) is not None}
+    return parsed, images
+
+
 async def _request_fields(
     request: Request, model: type[BaseModel], image_fields: tuple[str, ...]
 ) -> tuple[Any, dict[str, bytes]]:
@@ -72,12 +87,7 @@ async def _request_fields(
     kind = media_type(request)
     images: dict[str, bytes] = {}
     if kind == "application/json":
-        data = await read_json(request)
-        parsed = _parse(model, data)
-        for field in image_fields:
-            if getattr(parsed, field, None) is not None:
-                images[field] = await image_bytes_off_loop(getattr(parsed, field), field)
-        return parsed, images
+        return await off_loop_if_large(await request.body(), _json_fields, model, image_fields)
     if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
         form = await read_form(request)
         options: dict[str, Any] = {}
