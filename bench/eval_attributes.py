@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from visage.analysis import liveness as lv
-from visage.analysis.attributes import AGE_CALIBRATION, EMOTIONS, face_crops
+from visage.analysis.attributes import AGE_CALIBRATION, EMOTIONS, FACEAPI_AGE_CALIBRATION, FaceAttributes, face_crops
 from visage.analysis.attributes import beard as beard_mod
 from visage.analysis.attributes import eyes as eyes_mod
 from visage.analysis.attributes import glasses as glasses_mod
@@ -391,16 +391,65 @@ def eval_mask(run: Runner) -> dict:
             "unmatched_face_boxes": false_faces}
 
 
+_OTHERS: dict[str, FaceAttributes] = {}
+
+
+def other_models() -> FaceAttributes:
+    """The models that are not the default for their attribute (face-api age/gender, mini-Xception emotion),
+    run on the same faces for same-run figures."""
+    if "fa" not in _OTHERS:
+        _OTHERS["fa"] = FaceAttributes(Settings().models_dir, age_gender="faceapi", emotion="mini-xception")
+    return _OTHERS["fa"]
+
+
+def _faceapi_figures(found: list[dict], ages: np.ndarray, male: np.ndarray, test: np.ndarray,
+                     fr_raw: np.ndarray, fr_pm: np.ndarray) -> dict:
+    """face-api's AgeGenderNet (selectable, not the default: UTKFace is in its training data) and the mean
+    of both models on the test half; its shipped line and range, and the line the tune half fits now."""
+    from visage.analysis.attributes import age_from_regression
+
+    adult = ages >= 18
+    raw = np.array([x["faceapi_age"] for x in found])
+    pm = np.array([x["faceapi_male"] for x in found])
+    ranges = [age_from_regression(a) for a in raw]
+    cal = np.array([r["value"] for r in ranges])
+    inside = np.array([r["low"] <= t <= r["high"] for r, t in zip(ranges, ages, strict=True)])
+    fit_k, fit_b = np.polyfit(raw[~test], ages[~test], 1)
+    k, b = AGE_CALIBRATION
+    mean_raw, mean_pm = (raw + np.maximum(k * fr_raw + b, 0)) / 2, (pm + fr_pm) / 2
+    mk, mb = np.polyfit(mean_raw[~test], ages[~test], 1)
+    mean_cal = np.maximum(mk * mean_raw + mb, 0)
+
+    def acc(p: np.ndarray, m: np.ndarray) -> float:
+        return round(float(np.mean((p[m] >= 0.5) == male[m])), 4)
+
+    def mae(v: np.ndarray, m: np.ndarray) -> float:
+        return round(float(np.abs(v - ages)[m].mean()), 2)
+
+    return {"faceapi_note": "UTKFace is in face-api's training data (80/20 split): most test photos may be in-sample",
+            "faceapi_test_gender_accuracy": acc(pm, test), "faceapi_test_gender_accuracy_adults": acc(pm, test & adult),
+            "faceapi_test_age_mae_adults": mae(cal, test & adult), "faceapi_test_age_mae_all": mae(cal, test),
+            "faceapi_uncalibrated_test_age_mae_adults": mae(raw, test & adult),
+            "faceapi_shipped_age_calibration": list(FACEAPI_AGE_CALIBRATION),
+            "faceapi_tune_age_calibration": [round(float(fit_k), 3), round(float(fit_b), 2)],
+            "faceapi_test_age_inside_low_high": _frac(inside[test]),
+            "mean_of_both_test_gender_accuracy": acc(mean_pm, test),
+            "mean_of_both_test_age_mae_adults_tune_line": mae(mean_cal, test & adult)}
+
+
 def eval_age_gender(run: Runner) -> dict:
     rows = []
     for p in run.files(EVAL / "age_gender"):
         age, gender = p.name.split("_")[:2]
-        f = run.first_face(read_rgb(p), "age,gender")
+        rgb = read_rgb(p)
+        f = run.first_face(rgb, "age,gender")
         a = f.attributes if f else None
+        fa_age, fa_male = other_models().faceapi_age_gender(rgb, [f.landmarks.points]) if f else ([None], [None])
         rows.append({"path": rel(p), "age": int(age), "male": gender == "0", "found": a is not None,
                      "pred_age": a and a["age"]["value"],
                      "p_male": a and (a["gender"]["probability"] if a["gender"]["value"] == "male"
-                                      else 1 - a["gender"]["probability"])})
+                                      else 1 - a["gender"]["probability"]),
+                     "faceapi_age": fa_age[0], "faceapi_male": fa_male[0]})
     found = [x for x in rows if x["found"]]
     ages = np.array([x["age"] for x in found], float)
     male = np.array([x["male"] for x in found])
@@ -423,7 +472,8 @@ def eval_age_gender(run: Runner) -> dict:
             "today_uncalibrated_test_age_mae_adults": round(float(np.abs(raw - ages)[test & adult].mean()), 2),
             "shipped_age_calibration": list(AGE_CALIBRATION),
             "tune_age_calibration": [round(float(fit_k), 3), round(float(fit_b), 2)],
-            "test_age_mae_adults_at_tune_calibration": round(float(np.abs(tuned_cal - ages)[test & adult].mean()), 2)}
+            "test_age_mae_adults_at_tune_calibration": round(float(np.abs(tuned_cal - ages)[test & adult].mean()), 2),
+            **_faceapi_figures(found, ages, male, test, raw, pm)}
 
 
 def eval_emotion(run: Runner) -> dict:
@@ -435,8 +485,12 @@ def eval_emotion(run: Runner) -> dict:
         if f is None and max(rgb.shape[:2]) < 100:
             f = run.first_face(cv2.resize(rgb, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC), "emotion")
             upscaled = f is not None
+        prev = None
+        if f is not None:  # mini-Xception (the default before face-api) on the same face, same run
+            img = cv2.resize(rgb, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC) if upscaled else rgb
+            prev = EMOTIONS[int(other_models().emotion_probs(img, [f.landmarks.points])[0].argmax())]
         rows.append({"path": rel(p), "truth": FER[p.parent.name], "found": f is not None, "upscaled": upscaled,
-                     "pred": f.attributes["emotion"]["dominant"] if f else None})
+                     "pred": f.attributes["emotion"]["dominant"] if f else None, "previous": prev})
     test = [x for x in rows if is_test(x["path"])]
     found = [x for x in test if x["found"]]
     as_is = [x for x in found if not x["upscaled"]]
@@ -446,7 +500,12 @@ def eval_emotion(run: Runner) -> dict:
             "test_accuracy_of_found": round(float(np.mean([x["pred"] == x["truth"] for x in found])), 4),
             "test_accuracy_of_found_as_is": round(float(np.mean([x["pred"] == x["truth"] for x in as_is])), 4),
             "test_accuracy_of_all": round(float(np.mean([x["pred"] == x["truth"] for x in test])), 4),
-            "test_recall_per_class": per, "note": "no tuned constant (argmax of the 7 classes)"}
+            "test_recall_per_class": per, "note": "no tuned constant (argmax of the 7 classes)",
+            "model": "faceapi-face_expression (default)",
+            "mini_xception_test_accuracy_of_found":
+                round(float(np.mean([x["previous"] == x["truth"] for x in found])), 4),
+            "mini_xception_test_accuracy_of_found_as_is":
+                round(float(np.mean([x["previous"] == x["truth"] for x in as_is])), 4)}
 
 
 def eval_antispoof(run: Runner) -> dict:
@@ -514,7 +573,25 @@ def timing(run: Runner, n: int) -> dict:
                 base.append(r.timings_ms.get("detect", 0) + r.timings_ms.get("landmarks", 0))
         out[name] = round(statistics.median(per), 2) if per else float("nan")
     out["detect+landmarks_per_image"] = round(statistics.median(base), 1) if base else float("nan")
+    out.update(_other_timing(run, images))
     return out
+
+
+def _other_timing(run: Runner, images: list[np.ndarray]) -> dict[str, float]:
+    """Median ms per face of the models that are not the default (face-api age+gender, mini-Xception
+    emotion) on the same photos and meshes, in the same run."""
+    others = other_models()
+    out: dict[str, list[float]] = {"faceapi_age+gender (selectable)": [], "mini_xception_emotion (previous)": []}
+    for img in images:
+        r = run.pipe.analyze(img, AnalyzeOptions(pose=False))
+        meshes = [f.landmarks.points for f in r.faces]
+        if not meshes:
+            continue
+        for key, names in (("faceapi_age+gender (selectable)", {"age", "gender"}),
+                           ("mini_xception_emotion (previous)", {"emotion"})):
+            res = others.run(img, meshes, frozenset(names))
+            out[key].append(sum(res.timings_ms.values()) / len(meshes))
+    return {k: round(statistics.median(v), 2) if v else float("nan") for k, v in out.items()}
 
 
 EVALS: dict[str, Callable[[Runner], dict]] = {

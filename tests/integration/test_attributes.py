@@ -138,7 +138,7 @@ def test_only_requested_attributes_run(pipe, two) -> None:
     r = pipe.analyze(image, AnalyzeOptions(attributes=frozenset({"emotion"})))
     assert all(set(f.attributes) == {"emotion"} for f in r.faces)
     assert "attr_emotion" in r.timings_ms and not any(k.startswith("attr_age") for k in r.timings_ms)
-    assert r.models == ("human-emotion",)
+    assert r.models == ("faceapi-face_expression",)
     none = pipe.analyze(image, AnalyzeOptions())
     assert all(f.attributes is None for f in none.faces) and not none.models
 

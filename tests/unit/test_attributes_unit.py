@@ -103,7 +103,7 @@ def test_each_model_runs_once_per_request_batched() -> None:
         made[name] = _FakeModel(name)
         return made[name]
 
-    fa = FaceAttributes(Path("."), loader=loader)
+    fa = FaceAttributes(Path("."), loader=loader, age_gender="faceres-deep", emotion="mini-xception")
     mesh = np.load(Path(__file__).parent / "data" / "mesh468_frontal.npy").astype(np.float32)
     image = np.zeros((480, 640, 3), np.uint8)
     res = fa.run(image, [mesh, mesh + 5], frozenset({"emotion", "expression", "smile", "age", "gender"}))
@@ -112,3 +112,57 @@ def test_each_model_runs_once_per_request_batched() -> None:
     assert res.values[1]["age"]["value"] == age_from_bins(np.eye(100)[40])["value"]
     assert res.values[1]["gender"]["value"] == "male"
     assert set(res.timings_ms) == {"attr_age+gender", "attr_emotion+smile", "attr_expression"}
+
+
+class _FakeFaceApi:
+    """Stands in for FaceApiModels: records batch sizes, answers fixed outputs."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[str, int]] = []
+
+    def age_gender(self, batch: np.ndarray):
+        assert batch.shape[1:] == (112, 112, 3) and batch.dtype == np.float32
+        self.batches.append(("age_gender", len(batch)))
+        n = len(batch)
+        return np.full(n, 30.0, np.float32), np.tile(np.array([[0.2, 0.8]], np.float32), (n, 1))
+
+    def emotion_probs(self, batch: np.ndarray):
+        self.batches.append(("emotion", len(batch)))
+        from visage.analysis.attributes import EMOTIONS
+
+        p = np.zeros((len(batch), len(EMOTIONS)), np.float32)
+        p[:, EMOTIONS.index("happy")] = 1.0
+        return p
+
+
+def test_faceapi_models_run_once_on_faces_and_mirrors() -> None:
+    from pathlib import Path
+
+    from visage.analysis.attributes import FACEAPI_AGE_CALIBRATION, FACEAPI_AGE_RANGE, FaceAttributes
+
+    fake = _FakeFaceApi()
+    fa = FaceAttributes(Path("."), faceapi=fake, age_gender="faceapi",
+                        loader=lambda *a: (_ for _ in ()).throw(AssertionError(a)))
+    mesh = np.load(Path(__file__).parent / "data" / "mesh468_frontal.npy").astype(np.float32)
+    res = fa.run(np.zeros((480, 640, 3), np.uint8), [mesh, mesh + 5],
+                 frozenset({"age", "gender", "emotion", "smile", "expression"}))
+    # one batch per model: the two faces and their two mirrors
+    assert fake.batches == [("age_gender", 4), ("emotion", 4)]
+    k, b = FACEAPI_AGE_CALIBRATION
+    value = round(k * 30 + b, 1)
+    assert res.values[0]["age"] == {"value": value, "low": float(round(FACEAPI_AGE_RANGE[0] * value)),
+                                    "high": float(round(FACEAPI_AGE_RANGE[1] * value))}
+    assert res.values[1]["gender"] == {"value": "female", "probability": 0.8}
+    assert res.values[0]["emotion"]["dominant"] == "happy" and res.values[0]["smile"]["value"] is True
+    assert res.models == ["faceapi-age_gender", "faceapi-face_expression"]
+
+
+def test_unknown_attribute_model_choice_is_refused() -> None:
+    from pathlib import Path
+
+    import pytest
+
+    from visage.analysis.attributes import FaceAttributes
+
+    with pytest.raises(ValueError):
+        FaceAttributes(Path("."), age_gender="gear")

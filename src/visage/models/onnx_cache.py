@@ -25,6 +25,7 @@ from visage.models.fetch import sha256_file
 CONVERTER_VERSION = "3"          # tfjs2onnx
 TFLITE_CONVERTER_VERSION = "3"   # tflite2onnx
 BATCH_REWRITE_VERSION = "2"      # dynamic_batch
+FACEAPI_CONVERTER_VERSION = "1"  # faceapi2onnx
 
 
 def source_sha256(model_json_path: Path) -> str:
@@ -155,3 +156,34 @@ def dynamic_batch_cached(path: str | os.PathLike[str]) -> Path:
         return rewrite_file(src)
 
     return cached_conversion(target, build, stale=_stale(src.stem, r"dyn\d+", ".bN"))
+
+
+def _faceapi_files(manifest_path: Path) -> list[Path]:
+    manifest = json.loads(manifest_path.read_text())
+    return [manifest_path, *(manifest_path.parent / p for g in manifest for p in g["paths"])]
+
+
+def faceapi_cached(manifest_path: str | os.PathLike[str]) -> Path:
+    """Path of the ONNX rebuild of a face-api layer-weights network (:mod:`visage.models.faceapi2onnx`).
+
+    The file sits next to the manifest: ``<stem>.<sha16>.faceapi-v<converter>.bN.onnx``.
+    """
+    src = Path(manifest_path)
+    files = _faceapi_files(src)
+
+    def digest() -> str:
+        h = hashlib.sha256()
+        for f in files:
+            h.update(f.read_bytes())
+        return h.hexdigest()
+
+    sha = stamped_sha256(files, _stamp_for(src), digest)
+    stem = src.name.removesuffix("-weights_manifest.json")
+    target = src.with_name(f"{stem}.{sha[:16]}.faceapi-v{FACEAPI_CONVERTER_VERSION}.bN.onnx")
+
+    def build() -> bytes:
+        from visage.models.faceapi2onnx import build as build_faceapi
+
+        return build_faceapi(src).SerializeToString()
+
+    return cached_conversion(target, build, stale=_stale(stem, r"faceapi-v\d+", ".bN"))

@@ -353,3 +353,42 @@ MODELS["retinaface-mnet025"] = ModelSpec(
     description="RetinaFace-MobileNet0.25 (ONNX, dynamic input): boxes, scores and 5 points; BGR minus mean,"
     " anchors at strides 8/16/32",
 )
+
+
+FACE_API = PackageSource(
+    registry="npm",
+    name="@vladmandic/face-api",
+    version="1.7.15",
+    archive="vladmandic-face-api-1.7.15.tgz",
+    sha256="0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
+)
+
+_FACE_API_LICENSE = ("MIT as the package states (LICENSE: Copyright (c) Vladimir Mandic; a maintained fork of"
+                     " justadudewhohacks/face-api.js 0.22.2, MIT)")
+
+# name, manifest member stem, manifest sha256, weights sha256, licence, description. The files are TF.js
+# *layer* weights (a weights manifest + one uint8-quantized shard, no graph): the network is rebuilt from
+# face-api's TypeScript by visage.models.faceapi2onnx.
+_FACE_API: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("age_gender", "age_gender_model",
+     "74b60bf3ebf981bf4e661e9cca3a185614e10b25d797118b62e2a68d3ff2569f",
+     "49f92bbc0afef2342c4385e4a2b0acb6d7a727c6f0aa539499719a81acf9abaa",
+     _FACE_API_LICENSE + "; trained by face-api.js on UTK, FGNET, Chalearn, Wiki, IMDB, CACD and MegaAge, whose"
+     " terms are research-only for several: not in the commercial profile",
+     "face-api AgeGenderNet (TinyXception, 2 main blocks): age regression (years) + gender softmax"
+     " (male, female) from a 112x112 RGB crop minus the mean RGB, /255"),
+    ("face_expression", "face_expression_model",
+     "5b349c17c7836da506e03422cd6461c74085d8bb2713ad4114647dc5d28174c8",
+     "9a9840f2cf1f4c7eab95f197512569345c00d2426754d4608b92af30e0300f3d",
+     _FACE_API_LICENSE + "; trained on 'a variety of images from publicly available datasets as well as images"
+     " scraped from the web' (terms unstated): not in the commercial profile",
+     "face-api FaceExpressionNet (4 dense blocks of separable convs): 7 classes (neutral, happy, sad, angry,"
+     " fearful, disgusted, surprised) from a 112x112 RGB crop minus the mean RGB, /255"),
+)
+
+for _name, _stem, _json_sha, _bin_sha, _lic, _desc in _FACE_API:
+    MODELS[f"faceapi-{_name}"] = ModelSpec(
+        name=f"faceapi-{_name}", role="attribute", source=FACE_API,
+        member=f"package/model/{_stem}-weights_manifest.json", sha256=_json_sha, license=_lic,
+        commercial_use=False, description=_desc, extra_members=((f"package/model/{_stem}.bin", _bin_sha),),
+    )

@@ -39,7 +39,8 @@ def test_analyze_all(client, two_people) -> None:
     assert a["eyes_open"]["value"] is True and set(a["eyes_open"]) == {"value", "probability", "left", "right"}
     assert a["gender"]["value"] in ("male", "female") and 0.5 <= a["gender"]["probability"] <= 1
     assert a["liveness"]["value"] in ("real", "spoof")
-    assert {"human-emotion", "faceplugin-fr_liveness", "faceplugin-fr_eye", "human-faceres-deep"} <= set(body["models"])
+    assert {"faceapi-face_expression", "faceplugin-fr_liveness", "faceplugin-fr_eye",
+            "human-faceres-deep"} <= set(body["models"])
     assert "mustache" in body["unsupported"] and "face_shape" in body["unsupported"]
     assert "mask" not in body["unsupported"] and "glasses" not in body["unsupported"]
     assert any(k.startswith("attr_") for k in body["timings_ms"])
@@ -51,7 +52,7 @@ def test_analyze_selected_multipart_and_raw(client, two_people) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert all(set(f["attributes"]) == {"age", "gender"} for f in body["faces"])
-    assert "unsupported" not in body and "human-emotion" not in body["models"]
+    assert "unsupported" not in body and "faceapi-face_expression" not in body["models"]
     r = client.post("/v1/analyze?attributes=emotion&max_faces=1&quality=true", content=two_people,
                     headers={"content-type": "image/jpeg"})
     assert r.status_code == 200 and len(r.json()["faces"]) == 1

