@@ -124,3 +124,38 @@ def test_bridge_line_fires_on_a_thin_dark_line_not_on_an_edge() -> None:
     step[: row + 1, :] = 100
     edge = aligned_face.AlignedFace(grey=step, ycrcb=face.ycrcb, points=face.points)
     assert glasses.bridge_line(edge) == 0.0
+
+
+def test_bridge_line_reads_a_bridge_light_in_its_middle() -> None:
+    # A tortoise-shell or keyhole bridge: dark across the nose root except a 5-px light middle on
+    # mesh 168 (v3 read one strip there only and missed it); v4 averages three strips across the root.
+    image = np.full((480, 640, 3), 160, np.uint8)
+    face = aligned_face.align_face(image, MESH)
+    row = round(float(face.points[[33, 133, 362, 263], 1].mean()) - 3)
+    xc = round(float(face.points[168, 0]))
+    grey = face.grey.copy()
+    grey[row, :] = 100
+    grey[row, xc - 2:xc + 3] = 160
+    bridge = aligned_face.AlignedFace(grey=grey, ycrcb=face.ycrcb, points=face.points)
+    assert glasses.bridge_line(bridge) >= glasses.LINE_THRESHOLD
+
+
+def test_lens_tint_reads_tinted_lenses_not_skin_or_grey() -> None:
+    # Skin-coloured face: no tint. The same face behind a grey-blue tint over both eye areas (darker,
+    # less red than the nose and cheeks): tint, "sun". The tinted face in grey-scale: no Cr signal, 0.
+    skin = np.zeros((480, 640, 3), np.uint8)
+    skin[:] = (200, 150, 120)  # RGB skin
+    face = aligned_face.align_face(skin, MESH)
+    assert glasses.lens_tint(face) == 0.0
+    tinted = skin.copy()
+    for outer, inner in ((33, 133), (263, 362)):
+        pts = MESH[[outer, inner], :2]
+        c, w = pts.mean(0), float(abs(pts[0, 0] - pts[1, 0]))
+        x0, x1 = int(c[0] - 0.8 * w), int(c[0] + 0.8 * w)
+        y0, y1 = int(c[1] - 0.6 * w), int(c[1] + 0.8 * w)
+        tinted[y0:y1, x0:x1] = (90, 90, 100)
+    t = glasses.lens_tint(aligned_face.align_face(tinted, MESH))
+    assert t >= 2 * glasses.TINT_THRESHOLD
+    assert glasses.glasses_value(0.0, 0.0, t)["value"] == "sun"
+    grey = np.repeat(tinted.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    assert glasses.lens_tint(aligned_face.align_face(grey, MESH)) == 0.0

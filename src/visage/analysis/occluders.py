@@ -16,14 +16,27 @@ covered eye is not sunglasses. ``value`` = ``"sun"`` when ``score >= SUN_SCORE``
 Clear ("common") glasses are NOT detected: nothing here tells a clear lens from no lens, so
 ``"common"`` is never returned (docs: ``common_supported: false``).
 
-Mask (``mask``). The mouth and chin parts together (``lower``) against the skin around the eyes and
-between them (``upper``: each eye contour grown 2.6x minus the eye part, plus the top of the nose part).
-Skin is red in YCrCb's Cr; lips are redder still, and the masks people wear (white, blue, grey, black,
-patterned) are not red: ``cr_drop`` = median Cr of ``upper`` - median Cr of ``lower``.
-``score`` = clip((cr_drop - (MASK_CR_DROP - MASK_CR_RANGE)) / (2 x MASK_CR_RANGE), 0, 1), masked at
-score >= 0.5 (cr_drop >= MASK_CR_DROP, chosen on the tune half of eval/mask: real street photos with VOC
-boxes; bench/eval_attributes.py). A skin-coloured cover (a hand) and a beard keep the skin's Cr and read
-bare; a red mask reads bare (a known miss). v1's homogeneity and brightness terms were dropped: on real
+Mask (``mask``, v3). Three regions against the skin around the eyes and between them (``upper``: each
+eye contour grown 2.6x minus the eye part, plus the top of the nose part): the lower 40 % of the nose
+part's rows (``nose_low``: the nose tip and wings, which a worn mask covers and which carry no lips), and
+the mouth and chin parts together (``lower``). Skin is red in YCrCb's Cr (lips redder still) and
+saturated; the masks people wear (white, blue, grey, black, patterned) are neither:
+
+* ``nose_cr_drop`` = median Cr of ``upper`` - median Cr of ``nose_low``;
+* ``lower_cr_drop`` = median Cr of ``upper`` - median Cr of ``lower`` (v2's only cue: it needs a large drop
+  now, since lips, beards and shade move the mouth and chin more than the nose);
+* ``lower_sat_ratio`` = median HSV saturation of ``lower`` / that of ``upper`` (white and grey masks on
+  pale skin, where the Cr drop is small); where the eyes read as sunglasses the reference is the top of
+  the nose part alone (a tinted lens is saturated but no skin); void (never masked) when the reference
+  itself is unsaturated (median saturation < MASK_MIN_SKIN_SAT: grey-scale photos).
+
+Each cue is mapped onto [0, 1] with 0.5 at its threshold (``MASK_NOSE_CR_DROP`` +- ``MASK_CR_RANGE``,
+``MASK_LOWER_CR_DROP`` +- ``MASK_CR_RANGE``, ``MASK_SAT_RATIO`` -+ ``MASK_SAT_RANGE``); ``score`` = the
+largest, masked at score >= 0.5 (any cue past its threshold). The three thresholds were chosen together
+on the tune half of eval/mask (real street photos with VOC boxes; bench/eval_attributes.py): the best
+accuracy among those leaving at most 3.3 % of the bare CelebA faces of eval/glasses + eval/beard (tune
+half) masked. A skin-coloured cover (a hand) keeps the skin's colour and reads bare; a red, pink or
+skin-toned mask reads bare (a known miss). v1's homogeneity and brightness terms were dropped: on real
 masks (folds, prints, shading) they rejected 9 of 10 masked faces.
 
 Both attributes report ``score`` (the monotone score above, in [0, 1]) and ``probability`` = the score
@@ -44,11 +57,15 @@ from visage.types import Landmarks
 SUN_FLAT_AT, SUN_FLAT_RANGE = 0.45, 0.35  # eye luma spread: 0.45 -> flat 0, 0.10 -> flat 1
 SUN_DARK_AT, SUN_DARK_RANGE = 1.1, 0.3  # eye luma / face luma: 1.1 -> dark 0, 0.8 -> dark 1
 SUN_SCORE = 0.5
-MASK_CR_DROP = 8.0  # Cr units (0..255 scale) the lower face is less red than the upper-face skin
-MASK_CR_RANGE = 6.0  # cr_drop 2 -> score 0, 14 -> score 1
+MASK_NOSE_CR_DROP = 3.5  # Cr units (0..255 scale) the nose tip is less red than the upper-face skin
+MASK_LOWER_CR_DROP = 16.5  # the same for mouth + chin (lips, beards and shade move them more)
+MASK_CR_RANGE = 6.0  # each Cr cue: threshold -/+ 6 -> score 0 / 1
+MASK_SAT_RATIO = 0.48  # mouth + chin saturation / upper-face skin saturation at or below: masked
+MASK_SAT_RANGE = 0.2
+MASK_MIN_SKIN_SAT = 20.0  # HSV saturation (0..255) under which the skin is taken as grey: no sat cue
 MASK_SCORE = 0.5
 
-OCCLUDER_METHOD = "visage_occluders_v2"  # the name responses list for these two (methods, not models)
+OCCLUDER_METHOD = "visage_occluders_v3"  # the name responses list for these two (methods, not models)
 
 
 def _clip01(x: float) -> float:
@@ -78,7 +95,8 @@ def occluder_features(crop: FaceCrop, regions: FaceRegions) -> dict[str, float]:
     face = crop.polygon_mask(regions.outline) & inside
     face_luma = max(float(np.median(luma[face])) if face.sum() >= 10 else float(np.median(luma)), 1.0)
     out: dict[str, float] = {"face_luma": face_luma}
-    upper = _top_rows(masks["nose"], 0.45)
+    root = _top_rows(masks["nose"], 0.45) & inside
+    upper = root.copy()
     for eye in ("left_eye", "right_eye"):
         m = masks[eye] & inside
         if m.sum() >= 10:
@@ -89,18 +107,26 @@ def occluder_features(crop: FaceCrop, regions: FaceRegions) -> dict[str, float]:
         contour = getattr(regions, eye)
         upper |= crop.polygon_mask(contour.mean(0) + (contour - contour.mean(0)) * 2.6) & ~masks[eye]
     upper &= inside
+    # A tinted lens is saturated but no skin: behind sunglasses the saturation reference is the nose root.
+    sat_ref = root if sunglasses_score(out) >= SUN_SCORE and root.sum() >= 10 else upper
     lower = (masks["mouth"] | masks["chin"]) & inside
+    nose_low = masks["nose"] & ~_top_rows(masks["nose"], 0.6) & inside
     if lower.sum() >= 10 and upper.sum() >= 10:
         ycc = cv2.cvtColor(crop.rgb, cv2.COLOR_RGB2YCrCb).astype(np.float32)
+        sat = cv2.cvtColor(crop.rgb, cv2.COLOR_RGB2HSV)[..., 1].astype(np.float32)
         up, lo = np.median(ycc[upper], axis=0), np.median(ycc[lower], axis=0)
         out["lower_spread"] = _spread(luma[lower]) / max(float(up[0]), 1.0)
         out["lower_chroma_diff"] = float(np.linalg.norm(lo[1:] - up[1:]))
         out["lower_cr_drop"] = float(up[1] - lo[1])  # > 0: the lower face is less red than the skin
         out["lower_cb_rise"] = float(lo[2] - up[2])  # > 0: bluer
         out["lower_luma_ratio"] = float(max(lo[0], 1.0) / max(up[0], 1.0))
+        out["upper_sat"] = float(np.median(sat[sat_ref]))
+        out["lower_sat_ratio"] = float(np.median(sat[lower])) / max(out["upper_sat"], 1.0)
+        out["nose_cr_drop"] = float(up[1] - np.median(ycc[nose_low][:, 1])) if nose_low.sum() >= 5 else 0.0
     else:
         out["lower_spread"], out["lower_chroma_diff"], out["lower_luma_ratio"] = 1.0, 0.0, 1.0
-        out["lower_cr_drop"], out["lower_cb_rise"] = 0.0, 0.0
+        out["lower_cr_drop"], out["lower_cb_rise"], out["nose_cr_drop"] = 0.0, 0.0, 0.0
+        out["upper_sat"], out["lower_sat_ratio"] = 0.0, 1.0
     return out
 
 
@@ -112,8 +138,19 @@ def sunglasses_score(f: dict[str, float]) -> float:
     return min(eye("left_eye"), eye("right_eye"))
 
 
+def mask_cues(f: dict[str, float]) -> dict[str, float]:
+    """Each mask cue on [0, 1], 0.5 at its threshold (module docstring)."""
+    def cr(drop: float, at: float) -> float:
+        return _clip01(0.5 + (drop - at) / (2.0 * MASK_CR_RANGE))
+    sat = 0.0
+    if f["upper_sat"] >= MASK_MIN_SKIN_SAT:
+        sat = _clip01(0.5 + (MASK_SAT_RATIO - f["lower_sat_ratio"]) / (2.0 * MASK_SAT_RANGE))
+    return {"nose": cr(f["nose_cr_drop"], MASK_NOSE_CR_DROP), "lower": cr(f["lower_cr_drop"], MASK_LOWER_CR_DROP),
+            "saturation": sat}
+
+
 def mask_score(f: dict[str, float]) -> float:
-    return _clip01((f["lower_cr_drop"] - (MASK_CR_DROP - MASK_CR_RANGE)) / (2.0 * MASK_CR_RANGE))
+    return max(mask_cues(f).values())
 
 
 def glasses_value(f: dict[str, float]) -> dict[str, object]:

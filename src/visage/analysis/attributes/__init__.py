@@ -113,7 +113,7 @@ ATTRIBUTE_MODELS: dict[str, tuple[str, ...]] = {
     "beard": (),
 }
 # Names responses list for the measured pixel methods (not models).
-GLASSES_METHOD = "visage_glasses_v3"
+GLASSES_METHOD = "visage_glasses_v4"
 BEARD_METHOD = "visage_beard_v1"
 
 # Expected age -> k * age + b, fitted (least squares) on the tune half of eval/age_gender (UTKFace, all
@@ -416,7 +416,7 @@ def pixel_attributes(image: np.ndarray, mesh: np.ndarray, names: frozenset[str])
     """``glasses`` (frames + tinted lenses), ``mask`` and ``beard`` (those in ``names``) of one face."""
     from visage.analysis.attributes.aligned_face import align_face
     from visage.analysis.attributes.beard import beard_darkness, beard_features, beard_value
-    from visage.analysis.attributes.glasses import bridge_line, glasses_value
+    from visage.analysis.attributes.glasses import bridge_line, glasses_value, lens_tint
 
     out: dict[str, object] = {}
     if names & OCCLUDER_ATTRIBUTES:
@@ -426,7 +426,7 @@ def pixel_attributes(image: np.ndarray, mesh: np.ndarray, names: frozenset[str])
         face = align_face(image, mesh)
         if "glasses" in names:
             sun = float(out["glasses"]["score"])  # type: ignore[index]
-            out["glasses"] = glasses_value(bridge_line(face), sun)
+            out["glasses"] = glasses_value(bridge_line(face), sun, lens_tint(face))
         if "beard" in names:
             out["beard"] = beard_value(beard_darkness(beard_features(face)))
     return out
