@@ -139,6 +139,15 @@ def test_small_image_coarse_pass_at_its_own_size_then_enlarged() -> None:
     np.testing.assert_allclose(faces[0].box[2] - faces[0].box[0], 100, rtol=1e-5)   # back in image pixels
 
 
+def test_enlargement_of_a_tiny_photo_is_capped() -> None:
+    """A 48-px photo (FER-2013's faces fill it) is enlarged 4x for the full pass, not 21x to 1024 px."""
+    det = _Scripted(SizePolicy(max_side=1024, min_side=1024, coarse_side=512), {48: [(30, 0.5)], 192: [(180, 0.99)]})
+    faces = det.detect(np.zeros((48, 48, 3), np.uint8))
+    assert det.sides == [48, 192] and len(faces) == 1
+    np.testing.assert_allclose(faces[0].box[2] - faces[0].box[0], 45, rtol=1e-5)
+    assert det.fine_scale(250) == 4.0 and det.fine_scale(400) == 1024 / 400 and det.fine_scale(2048) == 0.5
+
+
 def test_size_policy_rejects_an_unknown_filter() -> None:
     with pytest.raises(ValueError, match="interpolation"):
         SizePolicy(interpolation="cubic")
