@@ -202,7 +202,12 @@ def test_flip_check_leaves_what_the_mirror_does_not_confirm_to_face_mesh() -> No
     candidate = [([940, 170, 1000, 230], 0.6)]
 
     def scores(det: _Views) -> list[float]:
+        if det.mesh_sure is None and det is not off_default:
+            det.mesh_sure = (0.5, 0.95)       # the option under test (off by default: docs/models.md)
         return [round(f.score, 2) for f in det.detect(_photo())]
+
+    off_default = _Views(policy, {(600, 1000): candidate})
+    assert [f.score for f in off_default.detect(_photo())] == []   # default: a 0.6 box is not returned at all
 
     weak_view = _Views(policy, {(600, 1000): candidate, (180, 120): [([0, 60, 60, 120], 0.75)]})
     assert scores(weak_view) == [0.6]              # returned at its own score: kept only if Face Mesh is sure
@@ -213,8 +218,7 @@ def test_flip_check_leaves_what_the_mirror_does_not_confirm_to_face_mesh() -> No
     large = _Views(policy, {(600, 1000): [([300, 100, 500, 300], 0.6)]})
     assert scores(large) == [0.6] and len(large.inputs) == 1        # over flip_check_max_px: left to Face Mesh
     off = _Views(replace(policy, flip_check_from=0.0), {(600, 1000): candidate, (180, 120): [([0, 60, 60, 120], 0.95)]})
-    off.mesh_sure = None
-    assert scores(off) == [] and len(off.inputs) == 1
+    assert [f.score for f in off.detect(_photo())] == [] and len(off.inputs) == 1
     below = _Views(policy, {(600, 1000): [([940, 170, 1000, 230], 0.45)]})
     assert scores(below) == []                     # under both the flip check's and the mesh check's floor
 
@@ -222,7 +226,9 @@ def test_flip_check_leaves_what_the_mirror_does_not_confirm_to_face_mesh() -> No
 def test_pipeline_keeps_a_weak_detection_only_when_face_mesh_is_sure() -> None:
     from visage.analysis.fast_pipeline import FastPipeline
 
-    keeps = FastPipeline(detector=_Scripted(SizePolicy(), {}), mesh=None, embedder=None)._keeps()
+    detector = _Scripted(SizePolicy(), {})
+    detector.mesh_sure = (0.5, 0.95)   # the option (off by default)
+    keeps = FastPipeline(detector=detector, mesh=None, embedder=None)._keeps()
     kp = np.zeros((5, 2), np.float32)
 
     def face(score: float, height: float = 100.0) -> Detection:
@@ -246,11 +252,14 @@ def test_duplicate_filter_keeps_a_face_half_hidden_behind_another() -> None:
         return Detection(np.array(box, np.float32), 0.9, kp, kp), MeshResult(points, mesh_score, Roi(0, 0, 1, 0))
 
     def boxes(pairs: list) -> list[list[float]]:
-        return sorted(d.box.tolist() for d, _ in _dedupe(pairs, lambda d, m: d.box))
+        return sorted(d.box.tolist() for d, _ in _dedupe(pairs, lambda d, m: d.box, apart=0.25))
 
     front = pair([0, 0, 150, 170], (75, 100))
     behind = pair([50, 85, 170, 210], (120, 160))          # 57% inside the front face's box, nose 75 px away
     assert boxes([front, behind]) == [[0, 0, 150, 170], [50, 85, 170, 210]]
+    # the default (no nose rule): one box more than half inside another is dropped, as a box straddling two
+    # neighbours' faces must be (its mesh nose lies between them)
+    assert [d.box.tolist() for d, _ in _dedupe([front, behind], lambda d, m: d.box)] == [[0, 0, 150, 170]]
     again = pair([10, 10, 140, 160], (80, 104))            # the same face found twice: noses 6 px apart
     assert boxes([front, again]) == [[0, 0, 150, 170]]
     no_mesh = pair([50, 85, 170, 210], (120, 160), mesh_score=0.1)   # no mesh to tell: the box overlap decides

@@ -349,11 +349,13 @@ def _size(box: np.ndarray) -> float:
 
 def _dedupe(pairs: list[tuple[Detection, MeshResult]], face_box: Callable[[Detection, MeshResult], np.ndarray],
             min_mesh_score: float = 0.5, overlap_max: float = 0.5,
-            apart: float = 0.25) -> list[tuple[Detection, MeshResult]]:
+            apart: float | None = None) -> list[tuple[Detection, MeshResult]]:
     """Keep one face per person: drop a face whose box lies more than ``overlap_max`` inside an already
-    kept face's (intersection over the smaller box), keeping the higher mesh score first, unless both faces
-    have a mesh and their nose tips lie more than ``apart`` x the smaller box's side apart: two people, one
-    half hidden behind the other (a mesh that converged on the same face puts its nose on the same spot)."""
+    kept face's (intersection over the smaller box), keeping the higher mesh score first, unless ``apart`` is
+    set, both faces have a mesh and their nose tips lie more than ``apart`` x the smaller box's side apart: two
+    people, one half hidden behind the other (a mesh that converged on the same face puts its nose on the same
+    spot). Off by default: a box straddling two neighbours' faces has its mesh nose between them, so the rule
+    kept it beside the real face (LFW Hugo_Chavez_0033, Maria_Luisa_Mendonca_0001: docs/models.md)."""
 
     def overlap(a: np.ndarray, b: np.ndarray) -> float:
         ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -364,7 +366,7 @@ def _dedupe(pairs: list[tuple[Detection, MeshResult]], face_box: Callable[[Detec
     def same_face(m: MeshResult, box: np.ndarray, other: MeshResult, other_box: np.ndarray) -> bool:
         if overlap(box, other_box) <= overlap_max:
             return False
-        if m.score < min_mesh_score or other.score < min_mesh_score:
+        if apart is None or m.score < min_mesh_score or other.score < min_mesh_score:
             return True
         nose = float(np.hypot(*(m.points[MESH_NOSE_TIP, :2] - other.points[MESH_NOSE_TIP, :2])))
         return nose <= apart * min(_size(box), _size(other_box))

@@ -136,8 +136,10 @@ class RetinaFace:
     # Detections scoring from mesh_sure[0] up to min_score are returned too, and the fast pipeline keeps them only
     # when Face Mesh is sure of them (face presence mesh_sure[1] or more): a face half hidden behind another
     # scores 0.5-0.7 while its visible half gives the mesh no doubt. Chosen with the flip check on WIDER's even
-    # half and the group photos, checked on the odd half (docs/models.md).
-    mesh_sure: tuple[float, float] | None = (0.5, 0.95)
+    # half and the group photos, checked on the odd half (docs/models.md). Off by default: on LFW and calib/ its
+    # 0.5-0.7 boxes that Face Mesh was sure of included boxes straddling two neighbours' faces (Calista_Flockhart_0001:
+    # 0.54), which cost LFW ten-fold 0.03 and calib's TAR at FAR 1e-3 0.9907 -> 0.9721 (docs/models.md).
+    mesh_sure: tuple[float, float] | None = None
 
     def trusts(self, det: Detection) -> bool:
         """Whether ``det`` is kept whatever Face Mesh says (``trusted_scores``)."""
