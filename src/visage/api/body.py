@@ -100,7 +100,7 @@ OFFLOAD_JSON_BYTES = 64 * 1024
 
 async def loads_off_loop(raw: bytes) -> Any:
     """:func:`strict_loads`, on a worker thread when ``raw`` is over :data:`OFFLOAD_JSON_BYTES`."""
-    return strict_loads(raw) if len(raw) <= OFFLOAD_JSON_BYTES else await run_sync(strict_loads, raw)
+    return await off_loop_if_large(raw, strict_loads)
 
 
 async def image_bytes_off_loop(value: object, field: str) -> bytes:

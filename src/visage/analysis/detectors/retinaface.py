@@ -193,7 +193,7 @@ class RetinaFace:
                                                                    self.nms_iou)
                                  if d.score >= p.coarse_face_score and d.size >= p.coarse_small_px]
         fine = self._detect_fine(image)
-        return points_from(seen_well, fine) if seen_well else fine
+        return points_from(seen_well, fine)
 
     def fine_scale(self, long_side: int) -> float:
         """Scale of the full pass for an image whose long side is ``long_side``: capped at ``max_side``,
@@ -215,8 +215,8 @@ class RetinaFace:
         ``min_score`` or more, the candidates the mirrored view confirms (with its score) and those left for Face
         Mesh to confirm (``mesh_sure``)."""
         p = self.policy
-        kept, checked = [], 0
-        for d in nms([d for d in dets if d.score >= self._check_floor()], self.nms_iou):   # best-scored first
+        kept, checked, floor = [], 0, self._check_floor()
+        for d in nms([d for d in dets if d.score >= floor], self.nms_iou):   # best-scored first
             if (p.flip_check_from <= d.score < p.flip_check_below and p.flip_check_from
                     and p.flip_check_min_px * scale <= d.size <= p.flip_check_max_px * scale
                     and checked < p.flip_check_max):
