@@ -8,12 +8,13 @@ origin or the browser's own blob:/data: URLs, no frames, no plugins. docs/consol
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import MutableHeaders
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 STATIC = Path(__file__).parent / "static"
 PREFIX = "/console"
@@ -40,6 +41,36 @@ SECURITY_HEADERS = {
 }
 
 
+def _is_console(path: str) -> bool:
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+class ConsoleHeadersMiddleware:
+    """Add :data:`SECURITY_HEADERS` to console responses; every other request passes untouched.
+
+    A plain ASGI middleware, not ``@app.middleware("http")``: Starlette runs those through
+    ``BaseHTTPMiddleware``, which re-streams every response of every route (the API's included)
+    through an anyio memory stream and a task group, about a millisecond of event-loop time each.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _is_console(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for key, value in SECURITY_HEADERS.items():
+                    headers.setdefault(key, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def mount(app: FastAPI) -> None:
     """Serve the console at /console/ and redirect / and /console there."""
 
@@ -51,12 +82,5 @@ def mount(app: FastAPI) -> None:
     async def console_bare() -> Response:
         return RedirectResponse(f"{PREFIX}/", status_code=307)
 
-    @app.middleware("http")
-    async def console_headers(request: Request, call_next: Callable) -> Response:
-        response = await call_next(request)
-        if request.url.path == PREFIX or request.url.path.startswith(PREFIX + "/"):
-            for key, value in SECURITY_HEADERS.items():
-                response.headers.setdefault(key, value)
-        return response
-
+    app.add_middleware(ConsoleHeadersMiddleware)
     app.mount(PREFIX, StaticFiles(directory=STATIC, html=True), name="console")
