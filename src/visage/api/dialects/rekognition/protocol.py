@@ -9,12 +9,13 @@ constraint: ..."). Blobs arrive as base64 text and leave this module as bytes.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import math
 import re
 from functools import lru_cache
 from typing import Any
+
+import pybase64
 
 from visage.api.dialects.rekognition.errors import RekognitionError, invalid_parameter
 
@@ -138,7 +139,7 @@ def _check(shape_name: str, value: Any, path: str, errors: _Errors) -> Any:
             errors.add(None if value is None else "<blob>", path, "Member must be base64-encoded bytes")
             return value
         try:
-            raw = base64.b64decode(value, validate=True)
+            raw = pybase64.b64decode(value, validate=True)  # SIMD: 60x the stdlib's speed
         except (binascii.Error, ValueError):
             errors.add("<blob>", path, "Member must be base64-encoded bytes")
             return value

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import pybase64
 
 from visage.errors import InvalidBase64Error, InvalidParameterError
 from visage.types import Template
@@ -50,7 +51,7 @@ def b64decode(text: object, what: str) -> bytes:
         raise InvalidBase64Error(f"{what}: Failed to decode base64 string")
     compact = "".join(text.split())
     try:
-        return base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
+        return pybase64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise InvalidBase64Error(f"{what}: Failed to decode base64 string") from None
 
