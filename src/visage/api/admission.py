@@ -7,13 +7,14 @@ large (``Content-Length`` at least ``small_bytes``, or chunked) must reserve its
 :class:`ThrottledError` (429 in the route's own dialect envelope) and its body is never read. The
 reservation ends with the response. Small bodies pass freely (the connection cap bounds them).
 
-When the last large body of a burst is done, the allocator is asked to give freed memory back to
+When large bodies have stopped coming for half a second, the allocator is asked to give freed memory back to
 the OS (:func:`visage.api.memory.release_memory`), off the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -39,6 +40,7 @@ class BodyBudgetMiddleware:
         self.reserved = 0
         self._since_trim = 0
         self._trimming = False
+        self._last_admit = 0.0
 
     def _body_size(self, scope: Scope) -> int:
         headers = dict(scope.get("headers") or [])
@@ -69,6 +71,7 @@ class BodyBudgetMiddleware:
                                          " flight; retry later")
                 self.reserved += size
                 self._since_trim += size
+                self._last_admit = time.monotonic()
                 held = True
             return await receive()
 
@@ -83,8 +86,15 @@ class BodyBudgetMiddleware:
                     asyncio.get_running_loop().call_later(_TRIM_DELAY_S, self._trim_if_idle)
 
     def _trim_if_idle(self) -> None:
-        if self.reserved:  # a new burst began: trim after it instead
+        if self.reserved:  # a new burst began: trim after it instead (its end looks again)
             self._trimming = False
+            return
+        # Only once large bodies have stopped coming for the whole delay: a steady stream (sequential
+        # clients leave short gaps between their requests) reuses its pages instead of faulting them
+        # in again after every trim.
+        wait = self._last_admit + _TRIM_DELAY_S - time.monotonic()
+        if wait > 0:
+            asyncio.get_running_loop().call_later(wait, self._trim_if_idle)
             return
         self._since_trim = 0
         asyncio.get_running_loop().run_in_executor(None, self._trim)
