@@ -34,6 +34,15 @@ T = TypeVar("T")
 log = logging.getLogger("visage.api")
 
 
+def _analysis_in(result: object, depth: int = 2) -> ImageAnalysis | None:
+    """The image analysis a worker call returned, alone or inside (nested) result tuples."""
+    if isinstance(result, ImageAnalysis):
+        return result
+    if depth and isinstance(result, tuple):
+        return next((a for item in result if (a := _analysis_in(item, depth - 1)) is not None), None)
+    return None
+
+
 @dataclass
 class AppState:
     settings: Settings
@@ -130,8 +139,8 @@ class AppState:
             result = await self.pool.run(fn, *args)
         finally:
             self.metrics.queue_depth.set(self.pool.depth)
-        if isinstance(result, ImageAnalysis):
-            self.metrics.observe_stages(result.timings_ms)
+        if (analysis := _analysis_in(result)) is not None:
+            self.metrics.observe_stages(analysis.timings_ms)
         return result
 
 

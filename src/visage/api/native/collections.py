@@ -9,11 +9,19 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from visage.analysis.embedders import embedder_for_template
-from visage.api.native.routes import _ERRORS, _json_body, _parse, _request_fields, analysis_json
+from visage.api.native.routes import (
+    _ERRORS,
+    _infer_with_fields,
+    _json_body,
+    _parse,
+    _request_fields,
+    analysis_json,
+)
 from visage.api.state import AppState, get_state, require_key
-from visage.collections import FaceMatch, IndexResult, UserMatch
+from visage.collections import FaceMatch, ImageSearch, IndexResult, UserMatch
 from visage.errors import InvalidParameterError, ModelUnavailableError
 from visage.store import AssociationResult, CollectionInfo, FaceRecord, UserRecord
+from visage.types import ImageAnalysis
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"], responses=_ERRORS,
                    dependencies=[Depends(require_key("read"))])
@@ -152,11 +160,10 @@ def index_json(result: IndexResult, models: list[str]) -> dict[str, Any]:
 @router.post("/{collection_id}/faces", dependencies=ADMIN, openapi_extra=_json_body(IndexRequest),
              summary="Index the faces of an image")
 async def index_faces(collection_id: str, request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
-    req, images = await _request_fields(request, IndexRequest, ("image",))
     service = state.collections
-    result = await state.infer(lambda: service.index_faces(
-        collection_id, images["image"], external_image_id=req.external_image_id, max_faces=req.max_faces,
-        quality_filter=req.quality_filter))
+    _, result = await _infer_with_fields(request, state, IndexRequest, ("image",), lambda req, images: (
+        service.index_faces(collection_id, images["image"], external_image_id=req.external_image_id,
+                            max_faces=req.max_faces, quality_filter=req.quality_filter)))
     return index_json(result, state.engine.pipeline.models())
 
 
@@ -187,11 +194,14 @@ async def search_faces(collection_id: str, face_id: str, request: Request,
 @router.post("/{collection_id}/search", openapi_extra=_json_body(SearchImageRequest),
              summary="Search with the largest face (or every face) of an image")
 async def search_by_image(collection_id: str, request: Request, state: AppState = Depends(get_state)) -> dict[str, Any]:
-    req, images = await _request_fields(request, SearchImageRequest, ("image",))
     service = state.collections
-    analysis, results = await state.infer(lambda: service.search_by_image(
-        collection_id, images["image"], max_faces=req.max_faces, threshold=req.threshold, all_faces=req.all_faces,
-        quality_filter=req.quality_filter))
+
+    def work(req: SearchImageRequest, images: dict[str, bytes]) -> tuple[ImageAnalysis, list[ImageSearch]]:
+        return service.search_by_image(collection_id, images["image"], max_faces=req.max_faces,
+                                       threshold=req.threshold, all_faces=req.all_faces,
+                                       quality_filter=req.quality_filter)
+
+    _, (analysis, results) = await _infer_with_fields(request, state, SearchImageRequest, ("image",), work)
     return {"width": analysis.width, "height": analysis.height,
             "results": [{"box": r.face.box.to_dict(), "confidence": r.face.confidence,
                          "matches": [match_json(m) for m in r.matches]} for r in results]}
