@@ -41,14 +41,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     host, port = args.host or settings.host, args.port if args.port is not None else settings.port
     log_config = logs.configure(args.log_level)
-    from visage.api.timeouts import guarded_h11
+    from visage.api.timeouts import guarded_httptools
     from visage.remote import client_url
 
     app = create_app(settings)
     app.state.visage.advertise_url = client_url(host, port)  # `visage index` beside it finds it from the store
     app.state.visage.freeze_heap_when_ready = True
     uvicorn.run(app, host=host, port=port, log_level=args.log_level, access_log=False,
-                log_config=log_config, http=guarded_h11(settings.header_timeout_s),
+                log_config=log_config, http=guarded_httptools(settings.header_timeout_s),
                 limit_concurrency=settings.max_connections)
     return 0
 
