@@ -17,6 +17,7 @@ from visage.api.native.routes import (
     _request_fields,
     analysis_json,
 )
+from visage.api.openapi import request_schema
 from visage.api.state import AppState, get_state, require_key
 from visage.collections import FaceMatch, ImageSearch, IndexResult, UserMatch
 from visage.errors import InvalidParameterError, ModelUnavailableError
@@ -117,7 +118,7 @@ async def _json_model(request: Request, model: type[BaseModel]) -> Any:
 
 
 def _json_only(model: type[BaseModel]) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": request_schema(model)}}}}
 
 
 @router.post("", dependencies=ADMIN, openapi_extra=_json_only(CreateCollection),

@@ -38,15 +38,14 @@ from visage.api.native.schemas import (
     VerifyRequest,
     VerifyResponse,
 )
+from visage.api.openapi import error_responses, request_schema
 from visage.api.state import AppState, get_state, require_key
 from visage.errors import InvalidParameterError
 from visage.types import Face, ImageAnalysis, Template
 
 T = TypeVar("T")
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 422, 429, 503, 504)
-}
+_ERRORS = error_responses(ErrorResponse, (400, 401, 404, 413, 422, 429, 503, 504))
 
 
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -55,7 +54,7 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": model.model_json_schema()},
+                "application/json": {"schema": request_schema(model)},
                 "multipart/form-data": {"schema": {"type": "object", "properties": {"image": {
                     "type": "string", "format": "binary"}}}},
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},

@@ -20,7 +20,8 @@ from visage.api.body import media_type, read_json
 from visage.api.dialects.quality_stateless import crypto
 from visage.api.dialects.quality_stateless.errors import DIALECT, MethodNotAllowedError
 from visage.api.dialects.quality_stateless.mapping import face_to_wire
-from visage.api.dialects.quality_stateless.schemas import REQUEST_FIELDS, ErrorResponse, QualityResponse
+from visage.api.dialects.quality_stateless.schemas import REQUEST_FIELDS, QualityResponse, SenseIdErrorResponse
+from visage.api.openapi import error_responses
 from visage.api.state import AppState, get_state, require_key
 from visage.errors import InvalidParameterError, NoFaceError, NotFoundError
 from visage.imaging import decode_base64
@@ -39,7 +40,7 @@ def _set_dialect(request: Request) -> None:
 
 
 router = APIRouter(tags=["senseid"], dependencies=[Depends(_set_dialect), Depends(require_key("read"))],
-                   responses={s: {"model": ErrorResponse} for s in (400, 401, 404, 411, 413, 429, 500)})
+                   responses=error_responses(SenseIdErrorResponse, (400, 401, 404, 411, 413, 429, 500)))
 
 
 def analyze_options() -> AnalyzeOptions:

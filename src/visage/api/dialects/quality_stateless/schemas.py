@@ -48,7 +48,7 @@ class QualityResponse(_Wire):
     request_id: str
 
 
-class ErrorResponse(_Wire):
+class SenseIdErrorResponse(_Wire):
     code: int
     message: str
     request_id: str
