@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install models browser serve test test-fast bench lint clean
+.PHONY: install models bytecode browser serve test test-fast bench lint clean
 
 install: $(STAMP) models
 
@@ -17,7 +17,13 @@ $(STAMP): pyproject.toml
 models: $(STAMP)
 	$(BIN)/visage models pull
 
-serve: install
+# Bytecode for visage's own (editable) sources, as pip writes it for installed packages: without it a
+# process that may not write __pycache__ (PYTHONDONTWRITEBYTECODE) compiles every module at each start
+# (0.3 s of a 1.9 s cold start here). Up-to-date files are skipped.
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q src >/dev/null
+
+serve: install bytecode
 	$(BIN)/visage serve
 
 test: install browser
