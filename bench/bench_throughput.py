@@ -1,6 +1,6 @@
 """Images/s through `visage serve` against the same engine in-process, from the same run.
 
-    python bench/bench_throughput.py [--rounds 3] [--per-round 12] [--port 18652] [--route embed]
+    python bench/bench_throughput.py [--rounds 6] [--per-round 12] [--port 18652] [--route embed]
 
 The in-process figure is ``Engine.embed(bytes)`` called in this process; the server
 figures are sequential ``POST /v1/<route>`` requests over one keep-alive connection with the body
@@ -60,7 +60,7 @@ def post(conn: http.client.HTTPConnection, path: str, body: bytes, content_type:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--per-round", type=int, default=12, help="images per variant per round")
     parser.add_argument("--port", type=int, default=18652)
     parser.add_argument("--route", default="embed", choices=["embed", "detect", "analyze"])
