@@ -75,10 +75,10 @@ def strict_loads(raw: bytes | str, **kwargs: Any) -> Any:
     message), as a 500. Only a body holding such an escape pays for the walk.
     """
     data = json.loads(raw, **kwargs)
+    probe = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
     # A lone surrogate needs a backslash escape: a body without a backslash (a base64 image's body,
     # say) is cleared by one memchr, 30x faster than the regex over 650 KB.
-    if (raw.find(b"\\" if isinstance(raw, bytes) else "\\") != -1
-            and _SURROGATE_ESCAPE.search(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass"))):
+    if probe.find(b"\\") != -1 and _SURROGATE_ESCAPE.search(probe):
         stack = [data]
         while stack:
             item = stack.pop()

@@ -59,8 +59,7 @@ def guarded_httptools(header_timeout_s: float, max_header_bytes: int = MAX_HEADE
             self._arm()
 
         def data_received(self, data: bytes) -> None:
-            pending = self._headers_pending
-            if pending:
+            if self._headers_pending:
                 self._header_bytes += len(data)
                 if self._header_timer is None:
                     self._arm()

@@ -119,8 +119,7 @@ async def _request_fields(
 
 def _parsed_then(raw: bytes, model: type[BaseModel], image_fields: tuple[str, ...],
                  work: Callable[[Any, dict[str, bytes]], T]) -> tuple[Any, T]:
-    options, images = _json_fields(raw, model, image_fields)
-    return options, work(options, images)
+    return _then(*_json_fields(raw, model, image_fields), work)
 
 
 def _then(options: Any, images: dict[str, bytes], work: Callable[[Any, dict[str, bytes]], T]) -> tuple[Any, T]:
